@@ -1,0 +1,54 @@
+"""Command-line entry point: argument parsing only.
+
+Each subcommand lives in its own module ``agent.cmd_<name>`` which provides
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
+when their subcommand is used, so ``voice-agent check-config`` never loads
+onnxruntime or PortAudio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("agent.cmd_run", "run the voice agent daemon"),
+    "check-config": ("agent.cmd_check_config", "validate a configuration and print it"),
+    "gateway": ("agent.cmd_gateway", "run the local reference gateway"),
+    "demo": ("agent.cmd_demo", "a two-turn conversation with the local gateway"),
+    "detect": ("agent.cmd_detect", "print wake word detections in a WAV file"),
+    "devices": ("agent.cmd_devices", "list audio input and output devices"),
+    "doctor": ("agent.cmd_doctor", "check configuration, audio, wake models, gateway, GPIO"),
+}
+
+DEFAULT_CONFIG = "/etc/voice-agent/config.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(prog="voice-agent", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # not built yet
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_module=module)
+        module.add_arguments(sp)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the chosen subcommand; returns its exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
