@@ -144,10 +144,14 @@ def test_speech_text_from_speech_or_say() -> None:
 @pytest.mark.parametrize(
     "card,expected",
     [
-        ({"type": "command", "content": {"feature": "volume", "action": "increase"}},
-         p.Card("volume", "increase")),
-        ({"type": "COMMAND", "content": {"feature": "Playback", "action": "STOP"}},
-         p.Card("playback", "stop")),
+        (
+            {"type": "command", "content": {"feature": "volume", "action": "increase"}},
+            p.Card("volume", "increase"),
+        ),
+        (
+            {"type": "COMMAND", "content": {"feature": "Playback", "action": "STOP"}},
+            p.Card("playback", "stop"),
+        ),
         ({"type": "image", "content": {"feature": "volume", "action": "mute"}}, None),
         ({"type": "command", "content": "volume"}, None),
     ],
@@ -160,14 +164,20 @@ def test_command_cards(card: dict[str, object], expected: p.Card | None) -> None
 
 def test_transcript_wire_form() -> None:
     obj = json.loads(p.encode(p.SttTranscript(TID, "hi", 0.5, TID)))
-    assert obj == {"id": TID, "action": "stt_transcript", "transcript": "hi",
-                   "confidence": 0.5, "transactionId": TID}
+    assert obj == {
+        "id": TID,
+        "action": "stt_transcript",
+        "transcript": "hi",
+        "confidence": 0.5,
+        "transactionId": TID,
+    }
 
 
 def test_location_wire_form_and_range() -> None:
     obj = json.loads(p.encode(p.Location(TID, 45.408032, -123.0083655)))
     assert obj["location"] == {"latitude": 45.408032, "longitude": -123.0083655}
-    bad = json.dumps({"id": "a", "action": "location", "location": {"latitude": 91, "longitude": 0}})
+    loc = {"latitude": 91, "longitude": 0}
+    bad = json.dumps({"id": "a", "action": "location", "location": loc})
     with pytest.raises(p.ProtocolError):
         p.decode_client(bad)
 
@@ -200,13 +210,17 @@ def test_unknown_action_is_typed_not_an_exception() -> None:
     ],
 )
 def test_malformed_frames_raise_protocol_error(text: str) -> None:
-    with pytest.raises(p.ProtocolError):
-        p.decode_gateway(text)
-    if '"action": "stt_transcript"' in text or '"action": "response"' in text \
-            or '"action": "error"' in text:
-        return  # gateway-only actions are Unknown to the client decoder
-    with pytest.raises(p.ProtocolError):
-        p.decode_client(text)
+    # Each decoder either refuses the frame or, for an action the other side
+    # owns, returns Unknown; at least one of them must refuse it.
+    refused = 0
+    for decode in (p.decode_gateway, p.decode_client):
+        try:
+            result = decode(text)
+        except p.ProtocolError:
+            refused += 1
+        else:
+            assert isinstance(result, p.Unknown)
+    assert refused >= 1
 
 
 def test_size_cap() -> None:
@@ -225,17 +239,44 @@ def test_encoder_never_sends_nan() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 actions = st.sampled_from(
-    ["audio_start", "audio_data", "audio_end", "stt_options", "tts_options", "text",
-     "location", "stt_transcript", "response", "error", "x"]
+    [
+        "audio_start",
+        "audio_data",
+        "audio_end",
+        "stt_options",
+        "tts_options",
+        "text",
+        "location",
+        "stt_transcript",
+        "response",
+        "error",
+        "x",
+    ]
 )
-keys = st.sampled_from(["id", "data", "options", "prompt", "text", "speech", "error",
-                        "location", "transcript", "confidence", "transactionId", "audio",
-                        "voice", "encoding"])
+keys = st.sampled_from(
+    [
+        "id",
+        "data",
+        "options",
+        "prompt",
+        "text",
+        "speech",
+        "error",
+        "location",
+        "transcript",
+        "confidence",
+        "transactionId",
+        "audio",
+        "voice",
+        "encoding",
+    ]
+)
 messages = st.builds(
     lambda action, extra: json.dumps({"action": action, **extra}),
     actions,
