@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Install voice-agent as a system service (Raspberry Pi OS / Debian bookworm).
+#
+#   sudo scripts/install.sh                 # on the Pi, from a clone of the repository
+#   scripts/install.sh --root /tmp/tree     # into a directory tree (tests, images)
+#
+# What it does, each step only when needed (a second run changes nothing
+# the user owns; run it again after `git pull` to update):
+#   - Debian packages: python3-venv python3-dev gcc portaudio19-dev espeak-ng
+#     libsndfile1 alsa-utils (skipped under --root unless --with-apt)
+#   - the system user voice-agent (no login, groups audio and gpio)
+#   - a virtual environment at /opt/voice-agent with this checkout installed
+#   - /etc/voice-agent/config.yaml from config/agent.yaml, only if there is
+#     none yet (mode 0640, group voice-agent); never overwritten
+#   - /etc/systemd/system/voice-agent.service, enabled (not started)
+#
+# Options:
+#   --root DIR     install below DIR instead of / (also: DESTDIR=DIR); no user
+#                  is created and systemctl is not called
+#   --with-apt     under --root, still install the Debian packages on this machine
+#   --python PY    the Python to build the venv with (default: python3)
+# Environment:
+#   VOICE_AGENT_PIP_ARGS   extra arguments for every pip install (e.g. --find-links DIR)
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=${DESTDIR:-}
+WITH_APT=0
+PYTHON=python3
+USER_NAME=voice-agent
+DEBS=(python3-venv python3-dev gcc portaudio19-dev espeak-ng libsndfile1 alsa-utils)
+
+say() { printf 'install: %s\n' "$*"; }
+die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+while (($#)); do
+    case $1 in
+        --root) ROOT=${2:?--root needs a directory}; shift ;;
+        --root=*) ROOT=${1#--root=} ;;
+        --with-apt) WITH_APT=1 ;;
+        --python) PYTHON=${2:?--python needs an interpreter}; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; exit 2 ;;
+    esac
+    shift
+done
+if [[ -n $ROOT ]]; then
+    mkdir -p "$ROOT"
+    ROOT=$(cd "$ROOT" && pwd)
+    [[ $ROOT != / ]] || ROOT=""
+fi
+
+VENV=$ROOT/opt/voice-agent
+ETC=$ROOT/etc/voice-agent
+UNIT_DIR=$ROOT/etc/systemd/system
+UNIT=voice-agent.service
+
+[[ -f $SRC/pyproject.toml && -f $SRC/systemd/$UNIT ]] || die "run me from a voice-agent checkout ($SRC is not one)"
+[[ -f $SRC/config/agent.yaml ]] || die "$SRC/config/agent.yaml is missing"
+if [[ -z $ROOT && $(id -u) -ne 0 ]]; then
+    die "needs root to install the service: sudo $0 $*"
+fi
+
+systemd_running() { [[ -z $ROOT && -d /run/systemd/system ]]; }
+
+# The group's numeric ID in the target's /etc/group, empty if it has none.
+group_id() {
+    if [[ -z $ROOT ]]; then
+        getent group "$1" | cut -d: -f3
+    elif [[ -f $ROOT/etc/group ]]; then
+        awk -F: -v g="$1" '$1 == g { print $3 }' "$ROOT/etc/group"
+    fi
+}
+
+# ---- Debian packages ---------------------------------------------------------
+if [[ -n $ROOT ]] && ((!WITH_APT)); then
+    say "under --root: not installing Debian packages (${DEBS[*]}); add --with-apt to install them on this machine"
+else
+    missing=()
+    for p in "${DEBS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        say "installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        say "Debian packages present"
+    fi
+fi
+
+# ---- the service user --------------------------------------------------------
+if [[ -n $ROOT ]]; then
+    say "under --root: not creating the user $USER_NAME (scripts/install.sh on the target does)"
+else
+    # The unit asks for both groups; a missing one would stop it at start.
+    for g in audio gpio; do
+        if [[ -z $(group_id "$g") ]]; then
+            say "creating the group $g"
+            groupadd --system "$g"
+        fi
+    done
+    if ! id "$USER_NAME" >/dev/null 2>&1; then
+        say "creating the system user $USER_NAME"
+        useradd --system --user-group --groups audio,gpio \
+            --home-dir /var/lib/voice-agent --no-create-home \
+            --shell /usr/sbin/nologin --comment "voice-agent service" "$USER_NAME"
+    else
+        usermod --append --groups audio,gpio "$USER_NAME"
+    fi
+fi
+
+# ---- the virtual environment -------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found (apt-get install python3)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+    die "voice-agent needs Python 3.11 or newer (Raspberry Pi OS bookworm); $PYTHON is $("$PYTHON" --version 2>&1)"
+want_version=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+have_version=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+if [[ $have_version != "$want_version" ]]; then
+    # Missing, or made by another Python (an OS upgrade): build it afresh.
+    [[ -z $have_version ]] || say "replacing the venv (Python $have_version -> $want_version)"
+    rm -rf "$VENV"
+    say "creating the venv $VENV (Python $want_version)"
+    "$PYTHON" -m venv "$VENV"
+fi
+# shellcheck disable=SC2206  # VOICE_AGENT_PIP_ARGS is a list of words on purpose
+pip=("$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --quiet ${VOICE_AGENT_PIP_ARGS:-})
+# openWakeWord 0.5.1 carries its models in the wheel; its metadata asks for
+# tflite-runtime, which has no wheel for Python 3.12+. We only use its ONNX
+# models on onnxruntime, so it goes in without its dependencies.
+say "installing openwakeword 0.5.1 and voice-agent from $SRC (pip)"
+"${pip[@]}" --no-deps "openwakeword==0.5.1"
+# pip rebuilds and reinstalls a local directory every time, even at an
+# unchanged version: `git pull && sudo scripts/install.sh` updates the code.
+"${pip[@]}" "${SRC}[gateway]"
+[[ -x $VENV/bin/voice-agent ]] || die "pip did not install $VENV/bin/voice-agent"
+
+# ---- the configuration -------------------------------------------------------
+gid=$(group_id "$USER_NAME")
+install -d -m 0755 "$ETC"
+if [[ -e $ETC/config.yaml ]]; then
+    say "keeping the existing $ETC/config.yaml"
+else
+    say "writing $ETC/config.yaml (from config/agent.yaml)"
+    install -m 0640 "$SRC/config/agent.yaml" "$ETC/config.yaml"
+    if [[ -n $gid ]]; then chown "0:$gid" "$ETC/config.yaml"; fi
+fi
+# The annotated example of this version, to compare with after an update.
+install -m 0644 "$SRC/config/agent.yaml" "$ETC/config.example.yaml"
+
+# ---- the systemd unit --------------------------------------------------------
+install -d -m 0755 "$UNIT_DIR"
+install -m 0644 "$SRC/systemd/$UNIT" "$UNIT_DIR/$UNIT"
+if systemd_running; then
+    systemctl daemon-reload
+    systemctl enable "$UNIT"
+    # An update: a running daemon picks up the new code now.
+    systemctl try-restart "$UNIT"
+else
+    # No systemd to ask (a chroot, an image, --root): what `systemctl enable`
+    # would do for WantedBy=multi-user.target.
+    install -d -m 0755 "$UNIT_DIR/multi-user.target.wants"
+    ln -sfn "/etc/systemd/system/$UNIT" "$UNIT_DIR/multi-user.target.wants/$UNIT"
+    say "systemd is not running here: $UNIT installed and enabled, not started"
+fi
+
+cat <<EOF
+
+voice-agent is installed in $VENV.
+Next steps:
+  1. Edit the configuration (gateway.url at least):  sudo nano $ETC/config.yaml
+     Check it:  $VENV/bin/voice-agent check-config --config $ETC/config.yaml
+  2. Start it:  sudo systemctl start voice-agent
+  3. Follow it: journalctl -u voice-agent -f
+EOF

@@ -1,0 +1,495 @@
+#!/usr/bin/env bash
+# Prove voice-agent on the Raspberry Pi's own architecture (arm64), on any
+# Debian/Ubuntu x86-64 machine, through qemu-user-static and binfmt_misc.
+#
+#   sudo scripts/pi-check.sh            # the whole check (root built once, then cached)
+#   sudo scripts/pi-check.sh --prepare  # only build and cache the arm64 root
+#   scripts/pi-check.sh --dry-run       # print the plan, touch nothing
+#
+# It builds (once) a Debian bookworm arm64 root with debootstrap, caches it as
+# a tarball, then on every run unpacks it afresh, copies this checkout and the
+# shared test recordings in, and inside it, emulating a Cortex-A72 (Pi 4):
+# runs scripts/install.sh as a Pi user would (real apt, real pip, no systemd
+# running), validates the installed configuration, runs the wake word models
+# on recordings, makes one whole turn against the reference gateway, and
+# verifies the installed systemd unit. One line per step with its time and
+# result; the exit status is non-zero when any step fails.
+#
+# Emulated inference runs several times slower than real time, so only
+# recordings are used; real-time speed, audio hardware and GPIO need a Pi.
+set -euo pipefail
+
+SUITE=bookworm
+ARCH=arm64
+QEMU_CPU_MODEL=cortex-a72
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=${VOICE_AGENT_PI_CACHE:-/var/cache/voice-agent-pi-check}
+WORK_PARENT=${VOICE_AGENT_PI_WORKDIR:-/var/tmp}
+AUDIO_DIR=${VOICE_AGENT_PI_AUDIO:-$HERE/../shared/audio}
+# Inside the root: where the checkout and the recordings land (a clone in
+# the pi user's home, with shared/ beside it as in CI).
+IN_SRC=/home/pi/voice-agent
+IN_AUDIO=/home/pi/shared/audio
+IN_WORK=/tmp/pi-check
+GATEWAY_PORT=${VOICE_AGENT_PI_PORT:-18765}
+# Generous limits: everything inside runs under emulation.
+STEP_TIMEOUT=${VOICE_AGENT_PI_STEP_TIMEOUT:-1800}
+
+MIRROR=""
+REBUILD=0
+PREPARE_ONLY=0
+KEEP=0
+DRY_RUN=0
+ROOT=""      # the unpacked arm64 root of this run
+WORK=""      # this run's scratch directory (holds ROOT and the log)
+LOG=""
+GATEWAY_PID=""
+FAILED=0
+
+usage() {
+    cat <<EOF
+Usage: $(basename "$0") [options]
+
+Check voice-agent inside an emulated Debian $SUITE $ARCH root (a Pi 4 CPU).
+Needs root (debootstrap, chroot, mounts) and network access to the Debian
+mirror and PyPI.
+
+Options:
+  --mirror URL   Debian mirror (default: the one this machine's apt sources name)
+  --cache DIR    where the root tarball and package caches live
+                 (default: $CACHE_DIR)
+  --audio DIR    the test recordings (default: the shared/audio beside the checkout)
+  --rebuild      build the root with debootstrap even when a cached one exists
+  --prepare      only build (or refresh) the cached root, then stop
+  --keep         keep the unpacked root after the run (mounts are still undone)
+  --dry-run      print the plan and exit without changing anything
+  -h, --help     this text
+EOF
+}
+
+log() { printf 'pi-check: %s\n' "$*" >&2; }
+die() { log "$*"; exit 2; }
+
+# ---------------------------------------------------------------- mounts
+# Every mount point below DIR (DIR itself included), deepest first.
+mounts_below() {
+    local dir
+    dir=$(realpath -m "$1")
+    findmnt -rn -o TARGET | awk -v d="$dir" '$0 == d || index($0, d "/") == 1' | sort -r
+}
+
+# Undo every mount below DIR, deepest first; lazily when a process still
+# holds one. Returns non-zero when something is still mounted afterwards.
+unmount_below() {
+    local dir=$1 m
+    while read -r m; do
+        [[ -n $m ]] || continue
+        umount "$m" 2>/dev/null || umount -l "$m" || log "could not unmount $m"
+    done < <(mounts_below "$dir")
+    [[ -z $(mounts_below "$dir") ]]
+}
+
+# rm -rf a root, but only after proving nothing is mounted below it, so a
+# bound host directory can never be deleted through it.
+safe_remove_root() {
+    local dir=$1
+    [[ -n $dir && -d $dir ]] || return 0
+    if ! unmount_below "$dir"; then
+        log "NOT removing $dir: still mounted below it:"
+        mounts_below "$dir" >&2
+        return 1
+    fi
+    rm -rf --one-file-system "$dir"
+}
+
+# Processes running inside ROOT (started by this run): stop them so the
+# mounts can be undone.
+kill_inside_root() {
+    local root=$1 p r
+    [[ -n $root && -d $root ]] || return 0
+    root=$(realpath "$root")
+    for p in /proc/[0-9]*; do
+        r=$(readlink "$p/root" 2>/dev/null) || continue
+        if [[ $r == "$root" ]]; then
+            kill "${p#/proc/}" 2>/dev/null || true
+        fi
+    done
+}
+
+# /proc and a private /dev/pts and /dev/shm. The device nodes themselves were
+# made by debootstrap inside the root (mknod), so the host's /dev is never
+# bound in. /sys is deliberately NOT mounted: onnxruntime's CPU detection
+# reads the host's cache layout there and crashes under qemu.
+mount_root_fs() {
+    local root=$1
+    mount -t proc proc "$root/proc"
+    mkdir -p "$root/dev/pts" "$root/dev/shm"
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts"
+    mount -t tmpfs -o mode=1777,size=256m shm "$root/dev/shm"
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $GATEWAY_PID ]]; then kill "$GATEWAY_PID" 2>/dev/null || true; fi
+    if [[ -n $ROOT && -d $ROOT ]]; then
+        kill_inside_root "$ROOT"
+        sleep 0.5
+        unmount_below "$ROOT" || rc=1
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        if ((KEEP)); then
+            log "kept the root at $ROOT (log: $LOG)"
+        elif [[ -n $ROOT ]] && ! safe_remove_root "$ROOT"; then
+            rc=1
+        else
+            # keep the log of a failed run
+            if ((FAILED == 0 && rc == 0)); then rm -rf "$WORK"; else log "log kept at $LOG"; fi
+        fi
+    fi
+    exit "$rc"
+}
+
+# ---------------------------------------------------------------- helpers
+# The first Debian mirror this machine's apt sources name.
+host_mirror() {
+    local f uri=""
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -f $f ]] || continue
+        uri=$(awk 'tolower($1) == "uris:" && $2 ~ /debian\/?$/ { print $2; exit }' "$f")
+        [[ -n $uri ]] && break
+    done
+    if [[ -z $uri ]]; then
+        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+            [[ -f $f ]] || continue
+            uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i ~ /debian\/?$/) { print $i; exit } }' "$f")
+            [[ -n $uri ]] && break
+        done
+    fi
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+cache_tarball() {
+    if command -v zstd >/dev/null; then
+        echo "$CACHE_DIR/$SUITE-$ARCH.tar.zst"
+    else
+        echo "$CACHE_DIR/$SUITE-$ARCH.tar.gz"
+    fi
+}
+
+# Run a command inside the root as root with a clean environment (no host pip
+# settings leak in), emulating a Pi 4 CPU. The host's CA bundle is passed to
+# pip because HTTPS may be intercepted on the way to PyPI.
+in_root() {
+    timeout --kill-after=30 "$STEP_TIMEOUT" chroot "$ROOT" /usr/bin/env -i \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 TERM=dumb DEBIAN_FRONTEND=noninteractive \
+        QEMU_CPU="$QEMU_CPU_MODEL" PIP_CERT=/etc/ssl/pi-check-host-ca.crt \
+        "$@"
+}
+
+# ---------------------------------------------------------------- steps
+# Each step writes its key figure to $WORK/figure and returns non-zero on
+# failure; its output goes to the log.
+figure() { printf '%s' "$*" >"$WORK/figure"; }
+
+step_host() {
+    local need=()
+    command -v debootstrap >/dev/null || need+=(debootstrap)
+    [[ -e /usr/libexec/qemu-binfmt/aarch64-binfmt-P ]] || need+=(qemu-user-static)
+    command -v update-binfmts >/dev/null || need+=(binfmt-support)
+    if ((${#need[@]})); then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+    fi
+    if [[ ! -e /proc/sys/fs/binfmt_misc/status ]]; then
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    fi
+    update-binfmts --enable qemu-aarch64 || true
+    grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64
+    # F flag: the interpreter is opened now, so the root needs no copy of it.
+    grep -q '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64
+    figure "$(qemu-aarch64-static --version | head -n1), binfmt enabled"
+}
+
+build_root() {
+    local dest=$1 tarball tmp
+    tarball=$(cache_tarball)
+    log "debootstrap $SUITE $ARCH from $MIRROR"
+    # What Raspberry Pi OS Lite already has: python3, CA certificates, systemd.
+    debootstrap --arch="$ARCH" --variant=minbase \
+        --include=python3,ca-certificates,systemd,systemd-sysv,passwd,procps \
+        "$SUITE" "$dest" "$MIRROR"
+    [[ -z $(mounts_below "$dest") ]] || unmount_below "$dest"
+    printf 'deb %s %s main\ndeb %s %s-updates main\n' "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" \
+        >"$dest/etc/apt/sources.list"
+    echo voice-agent-pi >"$dest/etc/hostname"
+    rm -rf "$dest"/var/cache/apt/archives/*.deb
+    mkdir -p "$CACHE_DIR"
+    tmp="$tarball.partial"
+    if [[ $tarball == *.zst ]]; then
+        tar --numeric-owner --one-file-system -C "$dest" -cpf - . | zstd -T0 -q -f -o "$tmp"
+    else
+        tar --numeric-owner --one-file-system -C "$dest" -czpf "$tmp" .
+    fi
+    mv -f "$tmp" "$tarball"
+    echo "$SUITE $ARCH $MIRROR built $(date -u +%FT%TZ)" >"$CACHE_DIR/$SUITE-$ARCH.stamp"
+}
+
+step_root() {
+    local tarball
+    tarball=$(cache_tarball)
+    mkdir -p "$ROOT"
+    if ((PREPARE_ONLY && !REBUILD)) && [[ -f $tarball ]]; then
+        figure "already cached: $tarball ($(cat "$CACHE_DIR/$SUITE-$ARCH.stamp" 2>/dev/null))"
+        return 0
+    fi
+    if ((REBUILD)) || [[ ! -f $tarball ]]; then
+        build_root "$ROOT"
+        figure "built with debootstrap from $MIRROR, cached as $tarball ($(du -h "$tarball" | cut -f1))"
+    else
+        if [[ $tarball == *.zst ]]; then
+            zstd -dc -T0 "$tarball" | tar --numeric-owner -C "$ROOT" -xpf -
+        else
+            tar --numeric-owner -C "$ROOT" -xzpf "$tarball"
+        fi
+        figure "unpacked $tarball ($(du -h "$tarball" | cut -f1); $(cat "$CACHE_DIR/$SUITE-$ARCH.stamp" 2>/dev/null))"
+    fi
+}
+
+step_copy() {
+    local src_desc
+    mkdir -p "$ROOT$IN_SRC" "$ROOT$IN_AUDIO" "$ROOT$IN_WORK"
+    if git -C "$HERE" rev-parse --git-dir >/dev/null 2>&1; then
+        # Tracked and untracked-but-not-ignored files: the working tree as a
+        # clone would have it once committed, without .venv or caches.
+        (cd "$HERE" && git ls-files -z --cached --others --exclude-standard \
+            | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh \
+            | tar --null -T - -cf -) | tar -C "$ROOT$IN_SRC" -xf -
+        src_desc="$(git -C "$HERE" rev-parse --short HEAD)$(git -C "$HERE" diff --quiet HEAD 2>/dev/null || echo '+changes')"
+    else
+        tar -C "$HERE" --exclude=.venv --exclude=.git --exclude=__pycache__ \
+            --exclude='*.egg-info' --exclude=build -cf - . | tar -C "$ROOT$IN_SRC" -xf -
+        src_desc="tree"
+    fi
+    cp -a "$AUDIO_DIR"/. "$ROOT$IN_AUDIO"/
+    cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+    cp -L /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/pi-check-host-ca.crt"
+    # Downloads kept from earlier runs (apt's .debs, pip's cache): apt and pip
+    # still do all their work, they just need not fetch the same files again.
+    if [[ -d $CACHE_DIR/debs ]]; then
+        cp -a "$CACHE_DIR/debs/." "$ROOT/var/cache/apt/archives/"
+    fi
+    if [[ -d $CACHE_DIR/pip ]]; then
+        mkdir -p "$ROOT/root/.cache"
+        cp -a "$CACHE_DIR/pip" "$ROOT/root/.cache/pip"
+    fi
+    figure "source $src_desc, $(find "$ROOT$IN_AUDIO" -name '*.wav' | wc -l) recordings"
+}
+
+step_arch() {
+    local m py
+    m=$(in_root uname -m)
+    py=$(in_root python3 -c 'import platform; print(platform.machine(), platform.python_version())')
+    [[ $m == aarch64 && $py == aarch64* ]]
+    figure "uname -m: $m; python3: $py; QEMU_CPU=$QEMU_CPU_MODEL"
+}
+
+step_install() {
+    in_root bash "$IN_SRC/scripts/install.sh"
+    # Save the downloads for the next run.
+    mkdir -p "$CACHE_DIR/debs" "$CACHE_DIR/pip"
+    cp -a "$ROOT"/var/cache/apt/archives/*.deb "$CACHE_DIR/debs/" 2>/dev/null || true
+    if [[ -d $ROOT/root/.cache/pip ]]; then
+        cp -a "$ROOT/root/.cache/pip/." "$CACHE_DIR/pip/"
+    fi
+    [[ -x $ROOT/opt/voice-agent/bin/voice-agent ]]
+    [[ -f $ROOT/etc/systemd/system/voice-agent.service ]]
+    [[ -L $ROOT/etc/systemd/system/multi-user.target.wants/voice-agent.service ]]
+    in_root id voice-agent
+    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "on", platform.machine())'); unit enabled, not started"
+}
+
+step_check_config() {
+    in_root /opt/voice-agent/bin/voice-agent check-config --config /etc/voice-agent/config.yaml \
+        >"$WORK/check-config.out"
+    cat "$WORK/check-config.out"
+    figure "/etc/voice-agent/config.yaml valid (mode $(stat -c '%a %U:%G' "$ROOT/etc/voice-agent/config.yaml"))"
+}
+
+# The highest score `voice-agent detect` reports for MODEL in its output.
+max_score() {
+    local model=$1 file=$2
+    grep -i -- "$model" "$file" | grep -oE '[0-9]+\.[0-9]+' | sort -g | tail -n1
+}
+
+detect_clip() {
+    local clip=$1 model=$2 expect=$3 out="$WORK/detect-$1.out" n score
+    in_root /opt/voice-agent/bin/voice-agent detect --model "$model" "$IN_AUDIO/$clip" >"$out"
+    cat "$out"
+    n=$(grep -ci -- "$model" "$out" || true)
+    score=$(max_score "$model" "$out")
+    if [[ $expect == yes ]]; then
+        ((n > 0)) || return 1
+        figure "$clip: $model detected, score ${score:-?}"
+    else
+        ((n == 0)) || return 1
+        figure "$clip: no $model detection (34 s of talk)"
+    fi
+}
+
+step_detect_alexa() { detect_clip wake_alexa.wav alexa yes; }
+step_detect_mycroft() { detect_clip wake_hey_mycroft.wav hey_mycroft yes; }
+step_detect_negative() { detect_clip negative_office_talk_34s.wav alexa no && detect_clip negative_office_talk_34s.wav hey_mycroft no; }
+
+step_turn() {
+    local w=$IN_WORK out="$WORK/turn.out" i
+    # One utterance: silence, the wake word, a question, then silence for the
+    # end of speech. Made inside with the root's own Python (stdlib only).
+    in_root python3 - "$IN_AUDIO/wake_hey_mycroft.wav" "$IN_AUDIO/speech_do_you_have_a_pool.wav" "$w/turn.wav" <<'PY'
+import sys, wave
+parts = []
+for path in sys.argv[1:3]:
+    with wave.open(path, "rb") as f:
+        assert (f.getframerate(), f.getnchannels(), f.getsampwidth()) == (16000, 1, 2), path
+        parts.append(f.readframes(f.getnframes()))
+silence = lambda s: b"\0\0" * int(16000 * s)
+with wave.open(sys.argv[3], "wb") as out:
+    out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000)
+    out.writeframes(silence(1.0) + parts[0] + silence(0.3) + parts[1] + silence(3.0))
+PY
+    cat >"$ROOT$w/turn.yaml" <<EOF
+gateway:
+  url: ws://127.0.0.1:$GATEWAY_PORT
+audio:
+  input: {file: $w/turn.wav, realtime: false}
+  output: {file: $w/reply.wav, realtime: false}
+wake:
+  models: [hey_mycroft]
+sounds: {wake: null, done: null, error: null}
+log: {format: json, level: info}
+EOF
+    in_root /opt/voice-agent/bin/voice-agent gateway --host 127.0.0.1 --port "$GATEWAY_PORT" \
+        >"$WORK/gateway.out" 2>&1 &
+    GATEWAY_PID=$!
+    for _ in $(seq 1 240); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null; then break; fi
+        kill -0 "$GATEWAY_PID" 2>/dev/null || { cat "$WORK/gateway.out"; return 1; }
+        sleep 0.5
+    done
+    in_root /opt/voice-agent/bin/voice-agent run --config "$w/turn.yaml" >"$out" || {
+        cat "$out" "$WORK/gateway.out"
+        return 1
+    }
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+    GATEWAY_PID=""
+    cat "$out"
+    grep -q '"event": *"wake"' "$out"
+    grep -q '"event": *"transcript"' "$out"
+    grep -q '"event": *"response"' "$out"
+    [[ -s $ROOT$w/reply.wav ]]
+    figure "transcript: $(grep '"event": *"transcript"' "$out" | head -n1 | sed -E 's/.*"text": *"([^"]*)".*/\1/'); reply $(stat -c %s "$ROOT$w/reply.wav") bytes"
+}
+
+step_unit() {
+    in_root systemd-analyze verify /etc/systemd/system/voice-agent.service
+    [[ $(readlink "$ROOT/etc/systemd/system/multi-user.target.wants/voice-agent.service") == */voice-agent.service ]]
+    figure "systemd-analyze verify clean; enabled in multi-user.target"
+}
+
+STEPS=(host root copy arch install check_config detect_alexa detect_mycroft detect_negative turn unit)
+# Later steps make no sense without these.
+ESSENTIAL=" host root copy install "
+
+describe() {
+    case $1 in
+        host) echo "qemu-user-static, binfmt_misc and debootstrap on this machine" ;;
+        root) echo "Debian $SUITE $ARCH root: unpack $(cache_tarball), or debootstrap from $MIRROR and cache it" ;;
+        copy) echo "copy $HERE (working tree, no .venv) to $IN_SRC and $AUDIO_DIR to $IN_AUDIO" ;;
+        arch) echo "uname -m and python3 inside report aarch64 (QEMU_CPU=$QEMU_CPU_MODEL)" ;;
+        install) echo "scripts/install.sh inside: apt, user voice-agent, venv /opt/voice-agent, config, unit enabled" ;;
+        check_config) echo "voice-agent check-config --config /etc/voice-agent/config.yaml" ;;
+        detect_alexa) echo "voice-agent detect on wake_alexa.wav: expect an alexa detection" ;;
+        detect_mycroft) echo "voice-agent detect on wake_hey_mycroft.wav: expect a hey_mycroft detection" ;;
+        detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;
+        turn) echo "one turn: wake word + question from a file (realtime: false) against voice-agent gateway inside" ;;
+        unit) echo "systemd-analyze verify on the installed unit" ;;
+    esac
+}
+
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+run_step() {
+    local name=$1 t0 t1 rc result fig
+    : >"$WORK/figure"
+    printf '\n===== %s: %s\n' "$name" "$(describe "$name")" >>"$LOG"
+    t0=$EPOCHREALTIME
+    set +e
+    (set -eo pipefail; "step_$name") >>"$LOG" 2>&1
+    rc=$?
+    set -e
+    t1=$EPOCHREALTIME
+    fig=$(cat "$WORK/figure")
+    if ((rc == 0)); then result=PASS; else result=FAIL; FAILED=$((FAILED + 1)); fi
+    printf '%-16s %7ss  %s  %s\n' "$name" "$(elapsed "$t0" "$t1")" "$result" "$fig"
+    if ((rc != 0)); then
+        tail -n 15 "$LOG" | sed 's/^/    | /'
+    fi
+    return "$rc"
+}
+
+main() {
+    while (($#)); do
+        case $1 in
+            --mirror) MIRROR=$2; shift ;;
+            --cache) CACHE_DIR=$2; shift ;;
+            --audio) AUDIO_DIR=$2; shift ;;
+            --rebuild) REBUILD=1 ;;
+            --prepare) PREPARE_ONLY=1 ;;
+            --keep) KEEP=1 ;;
+            --dry-run) DRY_RUN=1 ;;
+            -h | --help) usage; return 0 ;;
+            *) usage >&2; return 2 ;;
+        esac
+        shift
+    done
+    [[ -n $MIRROR ]] || MIRROR=$(host_mirror)
+    local steps=("${STEPS[@]}") s
+    if ((PREPARE_ONLY)); then steps=(host root); fi
+
+    if ((DRY_RUN)); then
+        echo "pi-check plan (dry run: nothing is changed)"
+        echo "  mirror: $MIRROR"
+        echo "  cache:  $(cache_tarball) ($([[ -f $(cache_tarball) ]] && echo present || echo absent: will be built))"
+        echo "  audio:  $AUDIO_DIR"
+        echo "  work:   a new directory under $WORK_PARENT, removed afterwards"
+        for s in "${steps[@]}"; do printf '  %-16s %s\n' "$s" "$(describe "$s")"; done
+        return 0
+    fi
+
+    [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, chroot and mounts): sudo $0"
+    [[ -d $AUDIO_DIR ]] || die "no test recordings at $AUDIO_DIR (use --audio DIR)"
+    WORK=$(mktemp -d "$WORK_PARENT/voice-agent-pi-check.XXXXXX")
+    ROOT=$WORK/root
+    LOG=$WORK/pi-check.log
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    log "log: $LOG"
+
+    local t_start=$EPOCHREALTIME
+    for s in "${steps[@]}"; do
+        if ! run_step "$s" && [[ $ESSENTIAL == *" $s "* ]]; then
+            log "step $s failed: stopping"
+            break
+        fi
+        if [[ $s == root ]] && ((!PREPARE_ONLY)); then mount_root_fs "$ROOT"; fi
+    done
+    printf '%-16s %7ss  %s\n' total "$(elapsed "$t_start" "$EPOCHREALTIME")" \
+        "$( ((FAILED == 0)) && echo PASS || echo "FAIL ($FAILED step(s))")"
+    ((FAILED == 0))
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi
