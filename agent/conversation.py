@@ -338,7 +338,8 @@ class Conversation:
             self.turn = None
             self._fault("gateway", "could not send audio_start", reason=None)
             return
-        self.p.events.emit("listening", reason=reason)
+        if reason != "followup":  # the follow-up's listening began before speech
+            self.p.events.emit("listening", reason=reason)
         self.p.events.emit("audio_start", id=tid)
         if not speech_started:
             listen = self.settings.listen

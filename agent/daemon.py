@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 FRAME_SAMPLES = 1280  # 80 ms: openWakeWord's frame
 RING_SECONDS = 4.0  # pre-roll plus what a follow-up needs before speech is seen
-MAX_FRAMES_IN_FLIGHT = 32  # back-pressure for sources read faster than real time
+MAX_FRAMES_IN_FLIGHT = 32
+FIRST_CONNECT_S = 3.0
+FIRST_CONNECT_BATCH_S = 30.0  # back-pressure for sources read faster than real time
 
 
 @dataclass
@@ -54,8 +56,11 @@ class Parts:
 class Daemon:
     """``voice-agent run``: wire the parts, run until a signal or the input ends."""
 
-    def __init__(self, settings: Settings, config_path: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, config_path: str | None = None, *, events: Any = None
+    ) -> None:
         self.settings = settings
+        self._events_override = events  # tests observe events through their own sink
         self.config_path = config_path
         self.queue: queue.Queue[ev.Event] = queue.Queue()
         self._in_flight = threading.Semaphore(MAX_FRAMES_IN_FLIGHT)
@@ -84,7 +89,8 @@ class Daemon:
 
         configure_logging(s.log.level, s.log.format)
         recorder = TurnRecorder(s.debug.record_dir, s.debug.keep) if s.debug.record_dir else None
-        events = RecordingEvents(EventSink(s.log.format), recorder)
+        sink = self._events_override or EventSink(s.log.format)
+        events = RecordingEvents(sink, recorder)
         put = self.queue.put
         self.ring = RingBuffer.for_seconds(RING_SECONDS)
         self.vad_model = default_vad()
@@ -136,6 +142,10 @@ class Daemon:
         self._install_signals()
         parts = self.parts
         parts.connection.start()
+        # Give the first connection attempt a moment, so a wake word at start-up
+        # is not refused; a batch input (not real time) waits longer for it.
+        batch = bool(self.settings.audio.input.file) and not self.settings.audio.input.realtime
+        parts.connection.wait_connected(FIRST_CONNECT_BATCH_S if batch else FIRST_CONNECT_S)
         self._capture.start()
         parts.notifier.ready(status="idle")
         watchdog = watchdog_interval_s()

@@ -150,8 +150,12 @@ class RecordingEvents:
     """An event sink that also hands each event to the debug recorder."""
 
     def __init__(self, sink: Any, recorder: Any) -> None:
+        from agent.events import REDACTOR
+
         self.sink = sink
         self.recorder = recorder
+        # The connection registers the secrets it learns (tokens) here.
+        self.redactor = getattr(sink, "redactor", REDACTOR)
 
     def emit(self, event: str, **fields: Any) -> None:
         """Emit, and record when a turn is being recorded."""
