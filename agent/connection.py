@@ -1,0 +1,524 @@
+"""The device's one WebSocket to the gateway: connect, authenticate, keep alive, reconnect.
+
+:class:`GatewayConnection` owns one thread that opens the connection at
+start-up and keeps it open: it sends the session messages after every
+connect (``stt_options``, ``tts_options``, ``location``), pings, reads and
+decodes frames, and reconnects with exponential backoff and full jitter.
+The daemon only sees callbacks (``on_connected``, ``on_disconnected``,
+``on_message``, all called on this thread: post them to your queue) and
+:meth:`GatewayConnection.send`, which any thread may call.
+
+Why websocket-client's plain ``WebSocket`` in a thread of our own and not its
+``WebSocketApp``: credentials must be recomputed before *every* attempt (a
+rotated token file, a fresh IAM token); a refused handshake (401/403) must be
+told apart and backed off with jitter, and the backoff reset only after a
+connection that proved itself; and the ping deadline must hold even while
+another thread is stuck sending on a dead network. ``WebSocketApp`` has a
+fixed reconnect delay and its own ping thread that takes the same send lock
+as everyone else, so none of that is in our hands there.
+
+The threading rules of this module:
+
+* only the connection thread reads from the socket;
+* every write (``send``, pings, pongs, close) happens under ``_send_lock``;
+  the connection thread only ever *tries* that lock, so a sender stuck on a
+  dead network cannot stop it from noticing the missing pong and shutting
+  the socket down (which unblocks the sender);
+* other threads never close the socket, they only ``shutdown()`` it.
+
+Liveness: a ping every ``ping_interval_s``; if no frame at all (pong or
+anything else) arrives within ``ping_timeout_s`` of a ping, the connection is
+declared dead with the reason ``ping timeout: ...``. The backoff is reset
+when a connection stayed up for ``stable_after_s`` (10 s): a gateway that
+accepts the handshake and then drops us at once is backed off like one that
+refuses us.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import websocket
+from websocket import ABNF
+
+from agent.auth import AuthError, AuthProvider, auth_from_settings, make_ssl_context
+from agent.backoff import Backoff
+from agent.events import REDACTOR, EventSink, Redactor, is_secret_name
+from agent.gateway_url import build_url, display_url
+from agent.protocol import (
+    MAX_MESSAGE_BYTES,
+    ClientMessage,
+    GatewayMessage,
+    Location,
+    ProtocolError,
+    SttOptions,
+    TtsOptions,
+    Unknown,
+    decode_gateway,
+    encode,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSED_BY_CLIENT = "closed by the client"
+"""The ``reason`` of the ``disconnected`` event after :meth:`GatewayConnection.close`."""
+
+
+@dataclass
+class ConnectionStats:
+    """Counters of the connection thread, for diagnostics (``doctor``) and tests."""
+
+    attempts: int = 0
+    """Handshakes tried."""
+    connects: int = 0
+    """Handshakes that succeeded."""
+    refused: int = 0
+    """Handshakes refused with HTTP 401 or 403."""
+    delays: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    """The latest backoff delays drawn, in seconds, newest last."""
+
+
+class GatewayConnection:
+    """One persistent WebSocket to the gateway, reconnected for as long as it runs.
+
+    ``gateway`` is ``settings.gateway`` (any object with the same attributes).
+    ``location`` is ``(latitude, longitude)`` or None; :meth:`set_location`
+    changes it. Unknown actions from the gateway are logged at debug and
+    passed on to ``on_message`` as :class:`~agent.protocol.Unknown`.
+    """
+
+    def __init__(
+        self,
+        gateway: Any,
+        *,
+        on_message: Callable[[GatewayMessage | Unknown], None],
+        on_connected: Callable[[], None] | None = None,
+        on_disconnected: Callable[[str], None] | None = None,
+        events: EventSink | None = None,
+        location: tuple[float, float] | None = None,
+        auth: AuthProvider | None = None,
+        redactor: Redactor | None = None,
+        rng: random.Random | None = None,
+        stable_after_s: float = 10.0,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self._redactor = redactor or (events.redactor if events is not None else REDACTOR)
+        self._redactor.install()
+        self._events = events if events is not None else EventSink(redactor=self._redactor)
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+
+        self.url = build_url(gateway.url, getattr(gateway, "query", None))
+        split = urlsplit(self.url)
+        self._redactor.add(split.password)
+        self._redactor.add(*(v for k, v in parse_qsl(split.query) if is_secret_name(k)))
+        self.display_url = display_url(self.url)
+        self._headers: dict[str, str] = {}
+        for name, value in (getattr(gateway, "headers", None) or {}).items():
+            if value is None:
+                continue
+            self._headers[str(name)] = str(value)
+            if is_secret_name(str(name)) or str(name).lower() == "authorization":
+                self._redactor.add(str(value), str(value).split(" ")[-1])
+
+        tls = getattr(gateway, "tls", None)
+        self._ssl_context = make_ssl_context(
+            getattr(tls, "verify", True), getattr(tls, "ca_file", None)
+        )
+        self._auth: AuthProvider = auth or auth_from_settings(
+            getattr(gateway, "auth", None), self._ssl_context, redactor=self._redactor
+        )
+        self._stt_options = getattr(gateway, "stt_options", None)
+        self._tts_options = getattr(gateway, "tts_options", None)
+        self.ping_interval_s = float(gateway.ping_interval_s or 0)
+        self.ping_timeout_s = float(gateway.ping_timeout_s)
+        self._backoff = Backoff(gateway.reconnect.initial_s, gateway.reconnect.max_s, rng)
+        self.stable_after_s = stable_after_s
+        self.connect_timeout_s = connect_timeout_s
+        self.stats = ConnectionStats()
+
+        self._location = location
+        self._send_lock = threading.Lock()
+        self._ws: websocket.WebSocket | None = None  # set while usable; under _send_lock
+        self._abort_reason: str | None = None  # why a sender gave up on the socket
+        self._connecting: websocket.WebSocket | None = None
+        self._state_lock = threading.Lock()
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> GatewayConnection:
+        """Build from the whole ``Settings`` (gateway section and location)."""
+        loc = getattr(settings, "location", None)
+        if loc is not None and "location" not in kwargs:
+            kwargs["location"] = (loc.latitude, loc.longitude)
+        return cls(settings.gateway, **kwargs)
+
+    # ------------------------------------------------------------------ API
+
+    def start(self) -> None:
+        """Start the connection thread (it connects at once). Idempotent."""
+        if self._stop.is_set():
+            raise RuntimeError("this connection was closed")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+            self._thread.start()
+
+    @property
+    def connected(self) -> bool:
+        """True between ``on_connected`` and ``on_disconnected``."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        """Wait until connected; False on timeout."""
+        return self._connected.wait(timeout)
+
+    def send(self, msg: ClientMessage) -> bool:
+        """Send one message from any thread; False (never an exception) when not connected."""
+        text = encode(msg)
+        with self._send_lock:
+            ws = self._ws
+            if ws is None:
+                return False
+            try:
+                ws.send(text)
+            except (OSError, websocket.WebSocketException) as exc:
+                self._give_up(ws, f"send failed: {exc}")
+                return False
+        return True
+
+    def set_location(self, latitude: float, longitude: float) -> bool:
+        """Remember the location (sent after every connect); send it now if connected."""
+        with self._send_lock:
+            self._location = (latitude, longitude)
+            ws = self._ws
+            if ws is None:
+                return False
+            try:
+                ws.send(encode(Location(new_id(), latitude, longitude)))
+            except (OSError, websocket.WebSocketException) as exc:
+                self._give_up(ws, f"send failed: {exc}")
+                return False
+        return True
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Close with a normal close frame (1000) and join the thread. Idempotent."""
+        self._stop.set()
+        self._wake()
+        with self._state_lock:
+            connecting = self._connecting
+        if connecting is not None:
+            _shutdown(connecting)  # cut a handshake in progress short
+        self._auth.stop()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the gateway connection thread did not stop within %.0f s", timeout)
+        if thread is None or not thread.is_alive():
+            for sock in (self._wake_r, self._wake_w):
+                sock.close()
+
+    def __enter__(self) -> GatewayConnection:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------- the thread
+
+    def _run(self) -> None:
+        try:
+            self._auth.start()
+            while not self._stop.is_set():
+                self.stats.attempts += 1
+                ws, failure = self._handshake()
+                if ws is not None:
+                    started = time.monotonic()
+                    reason, served = self._serve(ws)
+                    if served and time.monotonic() - started >= self.stable_after_s:
+                        self._backoff.reset()
+                    failure = f"connection lost ({reason})" if served else reason
+                if self._stop.is_set():
+                    break
+                delay = self._backoff.next_delay()
+                self.stats.delays.append(delay)
+                log.warning(
+                    "gateway %s: %s; retrying in %.2f s (attempt %d)",
+                    self.display_url, failure, delay, self.stats.attempts,
+                )
+                self._stop.wait(delay)
+        except Exception:  # a bug: say so loudly rather than die silently
+            log.exception("the gateway connection thread failed")
+        finally:
+            self._auth.stop()
+
+    def _handshake(self) -> tuple[websocket.WebSocket | None, str]:
+        try:
+            headers = {**self._headers, **self._auth.connect_headers()}
+        except AuthError as exc:
+            return None, f"no credentials: {exc}"
+        ws = websocket.WebSocket(sslopt={"context": self._ssl_context})
+        with self._state_lock:
+            if self._stop.is_set():
+                return None, CLOSED_BY_CLIENT
+            self._connecting = ws
+        try:
+            ws.connect(
+                self.url,
+                header=[f"{name}: {value}" for name, value in headers.items()],
+                timeout=self.connect_timeout_s,
+                redirect_limit=0,  # a redirect would carry our credentials elsewhere
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            ws.shutdown()
+            if exc.status_code in (401, 403):
+                self.stats.refused += 1
+            status = f"{exc.status_code} {exc.status_message or ''}".strip()
+            return None, f"handshake refused with HTTP {status}"
+        except (OSError, ValueError, websocket.WebSocketException) as exc:
+            ws.shutdown()
+            return None, f"cannot connect: {exc.__class__.__name__}: {exc}"
+        finally:
+            with self._state_lock:
+                self._connecting = None
+        return ws, ""
+
+    def _session_messages(self) -> list[ClientMessage]:
+        msgs: list[ClientMessage] = []
+        if self._stt_options is not None:
+            msgs.append(SttOptions(new_id(), dict(self._stt_options)))
+        if self._tts_options is not None:
+            msgs.append(TtsOptions(new_id(), dict(self._tts_options)))
+        if self._location is not None:
+            msgs.append(Location(new_id(), *self._location))
+        return msgs
+
+    def _serve(self, ws: websocket.WebSocket) -> tuple[str, bool]:
+        """Run one connection; returns (reason it ended, whether it was announced)."""
+        ws.settimeout(max(1.0, self.ping_timeout_s))  # bounds a send on a dead network
+        with self._send_lock:
+            self._ws, self._abort_reason = ws, None
+            try:
+                for msg in self._session_messages():
+                    ws.send(encode(msg))
+            except (OSError, websocket.WebSocketException) as exc:
+                self._ws = None
+                _shutdown(ws)
+                return f"sending the session messages failed: {exc}", False
+        self.stats.connects += 1
+        self._connected.set()
+        log.info("connected to %s", self.display_url)
+        self._events.emit("connected", url=self.display_url)
+        self._call(self._on_connected)
+        reason = CLOSED_BY_CLIENT
+        try:
+            reason = self._read_loop(ws)
+        finally:
+            self._teardown(ws, graceful=reason == CLOSED_BY_CLIENT)
+            self._connected.clear()
+            log.info("disconnected from %s: %s", self.display_url, reason)
+            self._events.emit("disconnected", url=self.display_url, reason=reason)
+            self._call(self._on_disconnected, reason)
+        return reason, True
+
+    def _read_loop(self, ws: websocket.WebSocket) -> str:
+        sock = ws.sock
+        if sock is None:
+            return "connection lost"
+        interval, timeout = self.ping_interval_s, self.ping_timeout_s
+        next_ping = time.monotonic() + interval if interval > 0 else math.inf
+        pong_deadline = math.inf  # set by a ping, cleared by any frame
+        ping_owed, pong_owed = False, None  # control frames waiting for the send lock
+        reader = _MessageReader(self._deliver)
+        while True:
+            if self._stop.is_set():
+                return CLOSED_BY_CLIENT
+            if self._abort_reason is not None:
+                return self._abort_reason
+            now = time.monotonic()
+            if now >= pong_deadline:
+                return f"ping timeout: no reply from the gateway within {timeout:g} s of a ping"
+            if now >= next_ping:
+                ping_owed, next_ping = True, now + interval
+                pong_deadline = min(pong_deadline, now + timeout)
+            if ping_owed or pong_owed is not None:
+                try:
+                    ping_owed, pong_owed = self._write_control(ws, ping_owed, pong_owed)
+                except (OSError, websocket.WebSocketException) as exc:
+                    return f"send failed: {exc}"
+            wait = max(0.0, min(next_ping, pong_deadline, now + 60.0) - now)
+            if ping_owed or pong_owed is not None:
+                wait = min(wait, 0.05)  # the send lock was busy: try again soon
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                ready, _, _ = select.select([sock, self._wake_r], [], [], wait)
+                if self._wake_r in ready:
+                    _drain(self._wake_r)
+                if sock not in ready:
+                    continue
+            try:
+                frame = ws.recv_frame()
+            except websocket.WebSocketTimeoutException:
+                continue  # only part of a frame (or a TLS record) came: the deadline decides
+            except (OSError, websocket.WebSocketException) as exc:
+                return self._abort_reason or f"connection lost: {exc or exc.__class__.__name__}"
+            pong_deadline = math.inf  # any frame shows the gateway is alive
+            if frame.opcode == ABNF.OPCODE_PING:
+                pong_owed = frame.data
+            elif frame.opcode == ABNF.OPCODE_CLOSE:
+                return self._closed_by_gateway(ws, frame.data)
+            elif frame.opcode != ABNF.OPCODE_PONG:
+                problem = reader.add(frame)
+                if problem:
+                    return f"protocol error: {problem}"
+
+    def _write_control(
+        self, ws: websocket.WebSocket, ping: bool, pong: bytes | None
+    ) -> tuple[bool, bytes | None]:
+        # Only try the lock: if a sender holds it on a dead network, the
+        # ping deadline must still fire.
+        if not self._send_lock.acquire(blocking=False):
+            return ping, pong
+        try:
+            if pong is not None:
+                ws.pong(pong)
+            if ping:
+                ws.ping()
+        finally:
+            self._send_lock.release()
+        return False, None
+
+    def _closed_by_gateway(self, ws: websocket.WebSocket, data: bytes) -> str:
+        code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
+        text = data[2:].decode("utf-8", "replace")
+        if self._send_lock.acquire(timeout=1.0):
+            try:
+                ws.send_close(websocket.STATUS_NORMAL)  # answer the close, as RFC 6455 asks
+            except (OSError, websocket.WebSocketException):
+                pass
+            finally:
+                self._send_lock.release()
+        detail = f"code {code}" if code is not None else "no code"
+        return f"closed by the gateway ({detail}{': ' + text if text else ''})"
+
+    def _teardown(self, ws: websocket.WebSocket, graceful: bool) -> None:
+        if not graceful:
+            _shutdown(ws)  # first: unblocks a sender stuck on the dead socket
+        acquired = self._send_lock.acquire(timeout=2.0)
+        try:
+            self._ws = None
+            if graceful and acquired:
+                try:
+                    ws.close(status=websocket.STATUS_NORMAL, timeout=1.0)
+                except (OSError, websocket.WebSocketException):
+                    pass
+        finally:
+            if acquired:
+                self._send_lock.release()
+        _shutdown(ws)
+        ws.shutdown()
+
+    def _give_up(self, ws: websocket.WebSocket, reason: str) -> None:
+        """Called under _send_lock by a failed send: mark the socket dead, wake the thread."""
+        if self._ws is ws:
+            self._ws = None
+            self._abort_reason = self._abort_reason or reason
+        _shutdown(ws)
+
+    def _deliver(self, opcode: int, data: bytes, binary_seen: list[bool]) -> None:
+        if opcode == ABNF.OPCODE_BINARY:
+            level = logging.DEBUG if binary_seen[0] else logging.WARNING
+            binary_seen[0] = True
+            log.log(level, "ignored a binary frame of %d bytes from the gateway", len(data))
+            return
+        try:
+            msg = decode_gateway(data)
+        except ProtocolError as exc:
+            preview = data[:120].decode("utf-8", "replace")
+            log.warning("dropped a malformed message from the gateway: %s: %r", exc, preview)
+            return
+        if isinstance(msg, Unknown):
+            log.debug("unknown action %r from the gateway (passed on)", msg.action)
+        self._call(self._on_message, msg)
+
+    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # the daemon's bug must not kill the connection
+            log.exception("a gateway connection callback failed")
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+
+
+class _MessageReader:
+    """Joins fragmented data frames into messages and hands each to ``deliver``."""
+
+    def __init__(self, deliver: Callable[[int, bytes, list[bool]], None]) -> None:
+        self._deliver = deliver
+        self._opcode: int | None = None
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._binary_seen = [False]
+
+    def add(self, frame: Any) -> str | None:
+        """Take one data frame; returns a problem that must end the connection, or None."""
+        if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+            if self._opcode is not None:
+                return "a new message began inside a fragmented one"
+            self._opcode, self._parts, self._size = frame.opcode, [], 0
+        elif frame.opcode != ABNF.OPCODE_CONT or self._opcode is None:
+            return f"unexpected frame (opcode {frame.opcode})"
+        self._size += len(frame.data)
+        if self._size <= MAX_MESSAGE_BYTES:  # past the cap, stop keeping it (memory)
+            self._parts.append(frame.data)
+        if frame.fin:
+            opcode, data, size = self._opcode, b"".join(self._parts), self._size
+            self._opcode, self._parts = None, []
+            if size > MAX_MESSAGE_BYTES:
+                log.warning("dropped a message of %d bytes from the gateway (over the cap)", size)
+            else:
+                self._deliver(opcode, data, self._binary_seen)
+        return None
+
+
+def _shutdown(ws: websocket.WebSocket) -> None:
+    """Shut the socket down both ways (safe from any thread; the owner closes it)."""
+    sock = ws.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
