@@ -1,0 +1,16 @@
+"""Audio front end: capture, resampling, the pre-roll ring, playback and sounds.
+
+Modules (import the one you need; nothing heavy is imported here):
+
+- :mod:`agent.audio.frames`: :class:`Frame`, the :class:`Source` protocol, the
+  streaming converter to 16 kHz mono.
+- :mod:`agent.audio.sources`: :func:`open_source`, :class:`FileSource`,
+  :class:`CommandSource`; :mod:`agent.audio.pyaudio_source`: :class:`PyAudioSource`.
+- :mod:`agent.audio.ring`: :class:`RingBuffer` (pre-roll) and :class:`Chunker`
+  (``audio_data`` chunks, with a skip window for the wake chime).
+- :mod:`agent.audio.decode`: :class:`ReplyDecoder` (PCM, WAV, Ogg by content).
+- :mod:`agent.audio.sinks`: :func:`open_sink`, :class:`FileSink`, :class:`PyAudioSink`.
+- :mod:`agent.audio.playback`: :class:`Player`.
+- :mod:`agent.audio.sounds`: built-in chimes, :func:`load_sound`, :func:`chime_window`.
+- :mod:`agent.audio.devices`: PortAudio device lookup and listing.
+"""
