@@ -203,7 +203,9 @@ def _secret_file(r: Reader, name: str) -> str | None:
     # when connecting, and never logged.
     path = r.path(name, must_exist=True)
     if path is not None and os.path.getsize(path) == 0:
-        r.fail(name, f"expected a file holding the secret, got {describe(path)} (it is empty)")
+        r.fail(
+            name, f"expected a file holding the secret, got {describe(r.raw(name))} (it is empty)"
+        )
     return path
 
 

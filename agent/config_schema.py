@@ -44,8 +44,8 @@ class ConfigError(Exception):
     exit_code = EX_CONFIG
 
     def __init__(self, source: str, key: str | None, message: str) -> None:
-        self.source = source
-        self.key = key
+        self.source = _printable(source)
+        self.key = _printable(key) if key is not None else None
         # One line, always: YAML problems and odd values could carry newlines.
         self.message = " ".join(message.split())
         super().__init__(str(self))
@@ -54,6 +54,11 @@ class ConfigError(Exception):
         if self.key:
             return f"{self.source}: {self.key}: {self.message}"
         return f"{self.source}: {self.message}"
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a key like "a\\nb" stays on one line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def is_secret_name(name: str) -> bool:
@@ -115,7 +120,7 @@ def describe(value: Any, *, secret: bool = False) -> str:
         return f"{kind} (value hidden)"
     if isinstance(value, str):
         text = repr(value)
-        return text if len(text) <= 60 else text[:56] + "...'"
+        return text if len(text) <= 200 else text[:196] + "...'"
     if isinstance(value, int) and abs(value) > 10**30:
         return "a very large number"  # repr() refuses ints beyond 4300 digits
     if isinstance(value, int | float):
@@ -151,8 +156,11 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+_DROPPED_TAGS = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
 _StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    # Dates stay text too: no key takes a date, and a bad one ("2024-13-01")
+    # would fail inside the constructor rather than as a YAML error.
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _StrictLoader.add_implicit_resolver(
@@ -194,6 +202,9 @@ def load_yaml_file(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(source, None, f"{where}invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, None, f"invalid YAML: {exc}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # Explicit tags such as !!timestamp or !!int with a bad value.
+        raise ConfigError(source, None, f"invalid YAML value: {exc}") from None
 
 
 # --- typed readers ------------------------------------------------------------
