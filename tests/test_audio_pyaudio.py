@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 
 HELPER = textwrap.dedent(
     """
-    import json, shutil, sys, threading
+    import json, shutil, sys, threading, time
     import numpy as np
     from agent.audio.pyaudio_source import PyAudioSource
 
@@ -67,11 +67,17 @@ HELPER = textwrap.dedent(
 
     source = PyAudioSource(
         args["device"], sample_rate=args.get("rate", 16000), channels=args.get("channels", 1),
-        channel=args.get("channel", 0), on_error=on_error, queue_s=120,
+        channel=args.get("channel", 0), on_error=on_error, queue_s=args.get("queue_s", 120),
         initial_backoff_s=0.05, max_backoff_s=0.2,
     )
     frames = []
     want = args["samples"]
+    if args["mode"] == "slow":  # a consumer that falls behind: wait for the queue to overflow
+        deadline = time.monotonic() + 30
+        while source.overflows == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        while not frames or sum(1 for f in frames if f.gap) == 0 or frames[-1].gap:
+            frames.append(source.read())
     while sum(len(f.samples) for f in frames) < want:
         frames.append(source.read())
     opened = [source.opened_rate, source.opened_channels]
@@ -159,6 +165,10 @@ def alsa_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     st48 = home / "st48.raw"
     st48.write_bytes(stereo.astype("<i2").tobytes() + bytes(48000 * 2 * 2 * 10))
     np.save(home / "st48.npy", stereo)
+    # 2 minutes of random samples: any sample's value pins down its position.
+    noise = home / "noise.raw"
+    rng = np.random.default_rng(11)
+    noise.write_bytes(rng.integers(-32768, 32767, 16000 * 120, dtype="<i2").tobytes())
 
     def file_pcm(name: str, infile: Path, rate: int, channels: int) -> str:
         return (
@@ -172,9 +182,16 @@ def alsa_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         file_pcm("wavin", padded, 16000, 1)
         + file_pcm("st48", st48, 48000, 2)
         + file_pcm("late", home / "late.raw", 16000, 1)
+        + file_pcm("noise", noise, 16000, 1)
         + 'pcm.!default { type asym capture.pcm "wavin_plug" playback.pcm "null" }\n'
     )
-    return {"home": home, "speech": speech, "padded": padded, "st48": home / "st48.npy"}
+    return {
+        "home": home,
+        "speech": speech,
+        "padded": padded,
+        "st48": home / "st48.npy",
+        "noise": noise,
+    }
 
 
 def _capture(alsa_home: dict[str, Path], **args: Any) -> tuple[dict[str, Any], np.ndarray]:
@@ -307,3 +324,27 @@ def test_pyaudio_sink_plays_a_reply(alsa_home: dict[str, Path]) -> None:
     assert result["ok"] and result["errors"] == 0
     assert result["events"] == [["started", "reply-1"], ["finished", "reply-1", False]]
     assert result["rate"] == 16000  # the default device's own rate
+
+
+def test_full_capture_queue_is_counted_and_reported_as_an_exact_gap(
+    alsa_home: dict[str, Path],
+) -> None:
+    """The consumer falls behind (the file device is not paced): blocks are dropped,
+    counted in ``overflows``, and the gap in positions is exactly what was dropped."""
+    noise = np.fromfile(alsa_home["noise"], dtype="<i2")
+    result, samples = _capture(
+        alsa_home, mode="slow", device="noise_plug", queue_s=0.3, samples=16000
+    )
+    positions = result["positions"]
+    _assert_positions(positions)
+    assert result["overflows"] > 0 and result["errors"] == 0
+    gaps = [i for i, (_, _, gap) in enumerate(positions) if gap]
+    assert gaps
+    offset = 0
+    checked_after_gap = 0
+    for i, (pos, n, _) in enumerate(positions):
+        if pos + n <= len(noise):  # the device returns noise past its file's end
+            np.testing.assert_array_equal(samples[offset : offset + n], noise[pos : pos + n])
+            checked_after_gap += i >= gaps[0]
+        offset += n
+    assert checked_after_gap > 0

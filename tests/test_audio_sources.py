@@ -101,7 +101,7 @@ def test_realtime_file_source_is_paced_then_continues_with_silence(tmp_path: Pat
     sf.write(tmp_path / "short.wav", sig, 16000, subtype="PCM_16")
     source = FileSource(tmp_path / "short.wav", realtime=True, frame_samples=640)
     started = time.monotonic()
-    frames = []
+    frames: list[Frame] = []
     while not frames or frames[-1].end < 8000:
         frame = source.read()
         assert frame is not None

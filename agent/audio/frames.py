@@ -52,9 +52,20 @@ class Source(Protocol):
     ``overflows`` counts input overflows and capture-queue drops.
     """
 
-    frame_samples: int
-    errors: int
-    overflows: int
+    @property
+    def frame_samples(self) -> int:
+        """Samples per frame (the last one before a gap or the end may be shorter)."""
+        ...
+
+    @property
+    def errors(self) -> int:
+        """Device errors, failed opens and command restarts so far."""
+        ...
+
+    @property
+    def overflows(self) -> int:
+        """Input overflows and capture-queue drops so far."""
+        ...
 
     def read(self) -> Frame | None:
         """Block until the next frame; ``None`` at the end of a finite stream or after close."""

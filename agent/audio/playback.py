@@ -302,8 +302,8 @@ class Player:
         )
 
     def _run(self) -> None:
-        block = max(1, self.sink.rate * _BLOCK_MS // 1000)
         while True:
+            block = max(1, self.sink.rate * _BLOCK_MS // 1000)  # a reopened device may differ
             with self._cond:
                 self._cond.wait_for(self._has_work)
                 if self._ended:

@@ -68,7 +68,8 @@ class PyAudioSource:
         self.channel = channel
         self.frame_samples = frame_samples
         self.errors = 0
-        self.overflows = 0
+        self._flagged_overflows = 0  # written by the consumer only
+        self._queue_drops = 0  # written by the PortAudio callback only
         self.opened_rate: int | None = None
         """The rate the device is open at (None while it is not open)."""
         self.opened_channels: int | None = None
@@ -93,6 +94,11 @@ class PyAudioSource:
         self._open()
 
     # -- public API -------------------------------------------------------
+
+    @property
+    def overflows(self) -> int:
+        """Overflows PortAudio flagged plus blocks dropped because the queue was full."""
+        return self._flagged_overflows + self._queue_drops
 
     def read(self) -> Frame | None:
         """Block until the next frame; ``None`` only after :meth:`close`."""
@@ -139,7 +145,7 @@ class PyAudioSource:
                 self._dropped = 0
             except queue.Full:
                 self._dropped += frame_count
-                self.overflows += 1
+                self._queue_drops += 1
         return (None, pyaudio.paContinue)
 
     def _handle(self, block: tuple[bytes, int, int]) -> None:
@@ -149,7 +155,7 @@ class PyAudioSource:
         conv = self._converter
         assert conv is not None
         if status & pyaudio.paInputOverflow:
-            self.overflows += 1
+            self._flagged_overflows += 1
             self._overflow_log.warning(f"microphone input overflow ({self.overflows} so far)")
         if dropped:
             self._overflow_log.warning(
