@@ -63,6 +63,26 @@ class SpeechProbability(Protocol):
         ...
 
 
+class ListenSettingsLike(Protocol):
+    """The part of the ``listen`` settings that :class:`EndOfSpeech` reads."""
+
+    @property
+    def silence_ms(self) -> int:
+        """Trailing silence that ends an utterance."""
+
+    @property
+    def no_speech_timeout_s(self) -> float:
+        """Give up if speech has not begun by then."""
+
+    @property
+    def max_utterance_s(self) -> float:
+        """Longest utterance."""
+
+    @property
+    def vad_threshold(self) -> float:
+        """Speech probability that counts as speech."""
+
+
 def silero_model_path() -> Path | None:
     """openWakeWord's bundled ``silero_vad.onnx``, or None if it is not installed."""
     from agent.wake_models import models_dir
@@ -169,6 +189,17 @@ class EndOfSpeech:
         self.speech_start: int | None = None
         #: The sample just after the last speech chunk so far, or None before speech.
         self.last_speech_end: int | None = None
+
+    @classmethod
+    def from_settings(cls, listen: ListenSettingsLike, sample_rate: int = 16000) -> EndOfSpeech:
+        """Build from the ``listen`` section of the settings."""
+        return cls(
+            silence_ms=listen.silence_ms,
+            no_speech_timeout_s=listen.no_speech_timeout_s,
+            max_utterance_s=listen.max_utterance_s,
+            threshold=listen.vad_threshold,
+            sample_rate=sample_rate,
+        )
 
     @property
     def active(self) -> bool:

@@ -69,10 +69,21 @@ class Detection:
 class WakeSettingsLike(Protocol):
     """The ``wake`` section of the settings, as much of it as the detector reads."""
 
-    models: tuple[str, ...]
-    refractory_s: float
-    speaking_threshold: float | None
-    noise_gate_dbfs: float | None
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Model names or paths."""
+
+    @property
+    def refractory_s(self) -> float:
+        """Seconds before the same model may detect again."""
+
+    @property
+    def speaking_threshold(self) -> float | None:
+        """Raised threshold while the device speaks (None: no detection)."""
+
+    @property
+    def noise_gate_dbfs(self) -> float | None:
+        """Silence gate level (None: off)."""
 
     def threshold_for(self, model_name: str) -> float:
         """The threshold configured for ``model_name``."""
