@@ -142,6 +142,12 @@ gid=$(group_id "$USER_NAME")
 install -d -m 0755 "$ETC"
 if [[ -e $ETC/config.yaml ]]; then
     say "keeping the existing $ETC/config.yaml"
+    # Its content is never touched, but the service must be able to read it:
+    # after an uninstall the group voice-agent may come back with a new ID.
+    if [[ -n $gid && $(stat -c %g "$ETC/config.yaml") != "$gid" ]]; then
+        say "giving $ETC/config.yaml to the group $USER_NAME so the service can read it"
+        chgrp "$gid" "$ETC/config.yaml"
+    fi
 else
     say "writing $ETC/config.yaml (from config/agent.yaml)"
     install -m 0640 "$SRC/config/agent.yaml" "$ETC/config.yaml"
