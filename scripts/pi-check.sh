@@ -151,18 +151,19 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- helpers
-# The first Debian mirror this machine's apt sources name.
+# The first Debian mirror this machine's apt sources name (deb822 .sources
+# first, then one-line .list files) in the apt directory $1.
 host_mirror() {
-    local f uri=""
-    for f in /etc/apt/sources.list.d/*.sources; do
+    local apt=$1 f uri=""
+    for f in "$apt"/sources.list.d/*.sources; do
         [[ -f $f ]] || continue
-        uri=$(awk 'tolower($1) == "uris:" && $2 ~ /debian\/?$/ { print $2; exit }' "$f")
+        uri=$(awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
         [[ -n $uri ]] && break
     done
     if [[ -z $uri ]]; then
-        for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        for f in "$apt"/sources.list "$apt"/sources.list.d/*.list; do
             [[ -f $f ]] || continue
-            uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i ~ /debian\/?$/) { print $i; exit } }' "$f")
+            uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
             [[ -n $uri ]] && break
         done
     fi
@@ -454,7 +455,7 @@ main() {
         esac
         shift
     done
-    [[ -n $MIRROR ]] || MIRROR=$(host_mirror)
+    [[ -n $MIRROR ]] || MIRROR=$(host_mirror /etc/apt)
     local steps=("${STEPS[@]}") s
     if ((PREPARE_ONLY)); then steps=(host root); fi
 
