@@ -301,7 +301,7 @@ class Conversation:
             self._fault("gateway", "not connected to the gateway", reason=None)
             return
         if self.state in (State.SPEAKING, State.WAITING):
-            self.p.speaker.stop()  # barge-in: the old reply is dropped from here on
+            self._interrupt_reply()  # barge-in: the old reply is dropped from here on
         self.followup_options = None
         skip = None
         listen_from = position
@@ -388,7 +388,7 @@ class Conversation:
             return  # in hold mode holding is talking; release ends the turn
         if self.streamer.open:
             self._close_stream("button")
-        self.p.speaker.stop()
+        self._interrupt_reply()
         self._to_idle()
 
     def _on_source_ended(self) -> None:
@@ -476,6 +476,15 @@ class Conversation:
             return
         playing_s = self.turn.fed_bytes / (2 * RATE)
         self.deadline = self.p.clock() + self.settings.listen.response_timeout_s + playing_s
+
+    def _interrupt_reply(self) -> None:
+        """Stop the reply now; its ``playback_end`` says it was interrupted."""
+        self.p.speaker.stop()
+        turn = self.turn
+        if turn and turn.reply_id and self.state is State.SPEAKING:
+            self.p.events.emit("playback_end", id=turn.reply_id, interrupted=True)
+            turn.reply_id = None  # the player's own late report is ignored
+        self.p.set_speaking(False)
 
     def _speak_text_or_finish(self, turn: Turn) -> None:
         if self.settings.output.speak_text:

@@ -170,7 +170,10 @@ class ScriptedGateway:
             ws.send(p.encode(p.ReplyAudioStart(rid)))
             pcm = reply.audio.astype("<i2").tobytes()
             for i in range(0, len(pcm), 3200):
-                ws.send(p.encode(p.ReplyAudioData(rid, pcm[i : i + 3200]),
-                                 buffer_form=reply.buffer_form))
+                ws.send(
+                    p.encode(
+                        p.ReplyAudioData(rid, pcm[i : i + 3200]), buffer_form=reply.buffer_form
+                    )
+                )
             end_prompt = None if reply.prompt_on_text else reply.prompt
             ws.send(p.encode(p.ReplyAudioEnd(rid, end_prompt)))

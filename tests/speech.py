@@ -1,0 +1,78 @@
+"""Test speech made with espeak-ng and sox (Debian packages), cached per session.
+
+``compose(tmp, [("say", "hey jarvis"), ("pause", 0.5), ...])`` writes a 16 kHz
+mono WAV and returns its path and the sample position where each segment
+starts, so a test can check results against audio time.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+_CACHE = Path(tempfile.mkdtemp(prefix="voice-agent-speech-"))
+
+
+@functools.cache
+def say(text: str, voice: str = "en-gb", speed: int = 140) -> np.ndarray:
+    """``text`` spoken by espeak-ng, as int16 samples at 16 kHz, trimmed of silence."""
+    raw = _CACHE / f"raw-{abs(hash((text, voice, speed)))}.wav"
+    out = raw.with_name(raw.name.replace("raw-", "s16-"))
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return read_wav(out)
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """int16 samples of a 16 kHz mono WAV."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getframerate() == RATE and w.getnchannels() == 1
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int = RATE) -> Path:
+    """Write int16 mono samples as a WAV."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(samples, dtype="<i2").tobytes())
+    return Path(path)
+
+
+def compose(path: str | Path, parts: list[tuple[str, object]]) -> tuple[Path, list[int]]:
+    """Concatenate ``("say", text)``, ``("pause", seconds)`` and ``("audio", array)``."""
+    chunks: list[np.ndarray] = []
+    starts: list[int] = []
+    pos = 0
+    for kind, value in parts:
+        if kind == "say":
+            x = say(str(value))
+        elif kind == "pause":
+            x = np.zeros(int(float(value) * RATE), dtype=np.int16)  # type: ignore[arg-type]
+        else:
+            x = np.asarray(value, dtype=np.int16)
+        starts.append(pos)
+        chunks.append(x)
+        pos += len(x)
+    return write_wav(path, np.concatenate(chunks)), starts
+
+
+def tone(seconds: float, freq: float = 440.0, level: float = 0.2) -> np.ndarray:
+    """A sine tone, as a stand-in for spoken reply audio."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)

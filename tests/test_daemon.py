@@ -1,0 +1,217 @@
+"""End to end: the real daemon (file input paced in real time, a file sink for
+the speaker) against a real WebSocket gateway on 127.0.0.1 that answers from a
+script, so each reply form and fault is exercised exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from daemon_harness import running, settings_for
+from scripted_gateway import Reply, ScriptedGateway
+from speech import compose, read_wav, tone
+
+WAKE = "hey jarvis"
+
+
+def locate(source: np.ndarray, received: np.ndarray) -> int:
+    """Offset of ``received`` in ``source``; asserts it is one exact contiguous slice."""
+    assert len(received) > 0
+    nz = np.flatnonzero(received)
+    k = int(nz[0])
+    probe = received[k : k + 64]
+    windows = np.lib.stride_tricks.sliding_window_view(source, len(probe))
+    hits = np.flatnonzero((windows == probe).all(axis=1))
+    assert len(hits) >= 1, "received audio is not a slice of the source"
+    offset = int(hits[0]) - k
+    np.testing.assert_array_equal(source[offset : offset + len(received)], received)
+    return offset
+
+
+@pytest.fixture
+def dialog(tmp_path: Path) -> tuple[Path, list[int]]:
+    return compose(
+        tmp_path / "in.wav",
+        [
+            ("pause", 1.0),
+            ("say", WAKE),
+            ("pause", 0.3),
+            ("say", "set a timer"),
+            ("pause", 3.0),
+            ("say", "five minutes"),
+            ("pause", 1.5),
+        ],
+    )
+
+
+@pytest.mark.parametrize("form", ["audio_end+base64", "text+buffer", "object-prompt"])
+def test_wake_reply_followup_then_idle(tmp_path: Path, dialog, form: str) -> None:
+    audio, starts = dialog
+    source = read_wav(audio)
+    reply = tone(0.6)
+    first_prompt: object = {"language": "en-GB"} if form == "object-prompt" else True
+    on_text = form == "text+buffer"
+    script = [
+        Reply(
+            "set a timer",
+            "For how long?",
+            prompt=first_prompt,
+            audio=reply,  # type: ignore[arg-type]
+            prompt_on_text=on_text,
+            buffer_form=on_text,
+        ),
+        Reply(
+            "five minutes",
+            "Timer set.",
+            prompt=False,
+            audio=reply,
+            prompt_on_text=on_text,
+            buffer_form=on_text,
+        ),
+    ]
+    out = tmp_path / "out.wav"
+    with ScriptedGateway(script) as gw:
+        with running(settings_for(gw.url, str(audio), str(out))) as (_d, events):
+            assert events.wait(
+                lambda e: (
+                    e.states()[-2:] == ["speaking", "idle"] and len(e.of("playback_end")) == 2
+                ),
+                40,
+            ), events.items
+        # Two transactions; each is one exact contiguous slice of the microphone.
+        assert len(gw.transactions) == 2
+        t1, t2 = gw.transactions
+        assert t1.ended and t2.ended
+        off1 = locate(source, t1.samples)
+        off2 = locate(source, t2.samples)
+        # Pre-roll: the first turn starts before the wake word ends (500 ms
+        # before the detection point), the follow-up before its speech begins.
+        assert off1 < starts[2]
+        assert off2 < starts[5] and off2 >= starts[4]
+        assert off1 + len(t1.samples) <= off2
+        assert t1.options is None
+        if form == "object-prompt":
+            assert t2.options == {"stt": {"language": "en-GB"}}
+    names = events.names()
+    assert names.index("wake") < names.index("audio_start") < names.index("audio_end")
+    assert [f["reason"] for f in events.of("listening")] == ["wake", "followup"]
+    assert [f["reason"] for f in events.of("audio_end")] == ["vad", "vad"]
+    assert [f["text"] for f in events.of("transcript")] == ["set a timer", "five minutes"]
+    assert events.of("followup") and events.of("followup")[0]["id"] == t1.id
+    assert [f["interrupted"] for f in events.of("playback_end")] == [False, False]
+    # The speaker (file sink) got both replies, sample for sample.
+    played = read_wav(out)
+    assert len(played) >= 2 * len(reply)
+    k = int(np.flatnonzero(played)[0]) - 1  # the tone starts with a zero sample
+    heard = played[k : k + len(reply)]
+    assert np.abs(heard.astype(int) - reply.astype(int)).max() <= 2
+
+
+def test_gateway_transcript_ends_the_utterance(tmp_path: Path) -> None:
+    audio, starts = compose(
+        tmp_path / "in.wav",
+        [
+            ("pause", 1.0),
+            ("say", WAKE),
+            ("pause", 0.2),
+            ("say", "set a timer for five minutes and then remind me to water the plants"),
+            ("pause", 2.0),
+        ],
+    )
+    with ScriptedGateway([Reply(endpoint_after_s=1.2, audio=tone(0.2))]) as gw:
+        settings = settings_for(gw.url, str(audio), str(tmp_path / "o.wav"))
+        with running(settings) as (_d, events):
+            assert events.wait_count("audio_end", 1, 30)
+            assert events.wait_count("playback_end", 1, 30)
+        assert events.of("audio_end")[0]["reason"] == "gateway"
+        # It ended long before the speech did (local VAD would wait for silence).
+        t = gw.transactions[0]
+        assert len(t.samples) < (starts[4] - starts[3]) * 0.8
+
+
+def _two_turns(tmp_path: Path) -> tuple[Path, list[int]]:
+    return compose(
+        tmp_path / "in.wav",
+        [
+            ("pause", 1.0),
+            ("say", WAKE),
+            ("pause", 0.3),
+            ("say", "what time is it"),
+            ("pause", 4.0),
+            ("say", WAKE),
+            ("pause", 0.3),
+            ("say", "what time is it"),
+            ("pause", 2.0),
+        ],
+    )
+
+
+@pytest.mark.parametrize("fault", ["drop", "error", "silent"])
+def test_fault_returns_to_idle_and_next_turn_works(tmp_path: Path, fault: str) -> None:
+    audio, _ = _two_turns(tmp_path)
+    first = Reply(**{fault: "stt exploded" if fault == "error" else True})  # type: ignore[arg-type]
+    with ScriptedGateway([first, Reply(audio=tone(0.3))]) as gw:
+        settings = settings_for(
+            gw.url, str(audio), str(tmp_path / "o.wav"), listen={"response_timeout_s": 1.5}
+        )
+        with running(settings) as (_d, events):
+            assert events.wait_count("playback_end", 1, 40), events.items
+        errors = events.of("error")
+        assert errors and errors[0]["source"] == "gateway"
+        if fault == "error":
+            assert errors[0]["message"] == "stt exploded"
+        if fault == "silent":
+            assert "no reply" in errors[0]["message"]
+        states = events.states()
+        first_idle = states.index("idle")
+        assert "listening" in states[first_idle:]  # a second turn after the fault
+        assert len(gw.transactions) == 2
+        if fault == "drop":
+            assert gw.connections >= 2  # it reconnected
+
+
+def test_barge_in_stops_playback_and_starts_a_new_turn(tmp_path: Path) -> None:
+    audio, _ = compose(
+        tmp_path / "in.wav",
+        [
+            ("pause", 1.0),
+            ("say", WAKE),
+            ("pause", 0.3),
+            ("say", "tell me a story"),
+            ("pause", 2.5),
+            ("say", WAKE),
+            ("pause", 0.3),
+            ("say", "stop"),
+            ("pause", 2.0),
+        ],
+    )
+    long_reply = tone(8.0)
+    with ScriptedGateway([Reply(audio=long_reply), Reply(audio=tone(0.2))]) as gw:
+        settings = settings_for(gw.url, str(audio), str(tmp_path / "o.wav"))
+        with running(settings) as (_d, events):
+            assert events.wait_count("audio_start", 2, 40), events.items
+            assert events.wait_count("playback_end", 1, 40, interrupted=True)
+        reasons = [f["reason"] for f in events.of("listening")]
+        assert reasons[:2] == ["wake", "wake"]
+        # The new turn began while the first reply was still playing.
+        names = events.names()
+        second_start = [i for i, n in enumerate(names) if n == "audio_start"][1]
+        first_end = names.index("playback_end")
+        assert events.items[first_end][1]["interrupted"] is True
+        assert names.index("playback_start") < second_start
+    played = read_wav(tmp_path / "o.wav")
+    assert len(played) < len(long_reply)  # stopped early
+
+
+def test_disconnected_wake_gets_error_at_once(tmp_path: Path) -> None:
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 1.0), ("say", WAKE), ("pause", 1.5)])
+    gw = ScriptedGateway()
+    url = gw.url
+    gw.stop()  # nothing listens there any more
+    settings = settings_for(url, str(audio), str(tmp_path / "o.wav"))
+    with running(settings) as (_d, events):
+        assert events.wait_count("wake", 1, 30)
+        assert events.wait_count("error", 1, 10)
+    assert "not connected" in events.of("error")[0]["message"]
+    assert "audio_start" not in events.names()
