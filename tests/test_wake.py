@@ -336,7 +336,8 @@ def test_scores_match_openwakeword_model_predict() -> None:
                 # the last ones start reporting at frame 2 or 3; we zero 5 frames for all.
                 if index >= 5:
                     worst_after_warmup = max(worst_after_warmup, diff)
-    assert worst_after_warmup < 1e-4
+    # Measured: 0.0 (bit-identical) after the warm-up frames.
+    assert worst_after_warmup < 1e-6
 
 
 # --- the silence gate ------------------------------------------------------------------------
