@@ -247,7 +247,7 @@ class WakeDetector:
     def _gate(self, frame: np.ndarray) -> bool:
         """Keep the pipeline exact under the silence gate; False if this frame is skipped."""
         assert self.noise_gate_dbfs is not None
-        self._ring.append(frame)
+        self._ring.append(frame.copy())  # the caller may reuse its buffer
         loud = frame_dbfs(frame) >= self.noise_gate_dbfs
         self._quiet_run = 0 if loud else self._quiet_run + 1
         if self._live:

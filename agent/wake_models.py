@@ -213,7 +213,7 @@ class FeaturePipeline:
         """
         spec = self._melspectrogram(np.concatenate((self._context, frame)))
         self._mel_rows = np.vstack((self._mel_rows, spec))[-EMBEDDING_WINDOW:]
-        self._context = frame[-MEL_CONTEXT_SAMPLES:]
+        self._context = frame[-MEL_CONTEXT_SAMPLES:].copy()  # not a view of the caller's buffer
         if embed:
             embedding = self._embedding(self._mel_rows)
             self.features = np.vstack((self.features, embedding))[-self._keep :]
