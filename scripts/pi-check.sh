@@ -309,6 +309,7 @@ step_install() {
     [[ -f $ROOT/etc/systemd/system/voice-agent.service ]]
     [[ -L $ROOT/etc/systemd/system/multi-user.target.wants/voice-agent.service ]]
     in_root id voice-agent
+    [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/config.yaml) == "640 root voice-agent" ]]
     figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "on", platform.machine())'); unit enabled, not started"
 }
 
@@ -316,7 +317,7 @@ step_check_config() {
     in_root /opt/voice-agent/bin/voice-agent check-config --config /etc/voice-agent/config.yaml \
         >"$WORK/check-config.out"
     cat "$WORK/check-config.out"
-    figure "/etc/voice-agent/config.yaml valid (mode $(stat -c '%a %U:%G' "$ROOT/etc/voice-agent/config.yaml"))"
+    figure "/etc/voice-agent/config.yaml valid (mode $(in_root stat -c '%a %U:%G' /etc/voice-agent/config.yaml))"
 }
 
 # `voice-agent detect` prints one line per detection ("  0.52 s  alexa  score
@@ -399,7 +400,20 @@ step_unit() {
     figure "systemd-analyze verify clean; enabled in multi-user.target"
 }
 
-STEPS=(host root copy arch install check_config detect_alexa detect_mycroft detect_negative turn unit)
+# install.sh again, as after `git pull`: the user exists, the config stays.
+step_reinstall() {
+    local before out="$WORK/reinstall.out"
+    echo "# edited on the Pi" >>"$ROOT/etc/voice-agent/config.yaml"
+    before=$(sha256sum <"$ROOT/etc/voice-agent/config.yaml")
+    in_root bash "$IN_SRC/scripts/install.sh" >"$out"
+    cat "$out"
+    grep -q "keeping the existing /etc/voice-agent/config.yaml" "$out"
+    [[ $(sha256sum <"$ROOT/etc/voice-agent/config.yaml") == "$before" ]]
+    [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/config.yaml) == "640 root voice-agent" ]]
+    figure "second install.sh kept the edited config; $(grep -c . "$out") lines of output"
+}
+
+STEPS=(host root copy arch install check_config detect_alexa detect_mycroft detect_negative turn unit reinstall)
 # Later steps make no sense without these.
 ESSENTIAL=" host root copy install "
 
@@ -416,6 +430,7 @@ describe() {
         detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;
         turn) echo "one turn: wake word + question from a file (realtime: false) against voice-agent gateway inside" ;;
         unit) echo "systemd-analyze verify on the installed unit" ;;
+        reinstall) echo "scripts/install.sh again (an update): config kept, nothing broken" ;;
     esac
 }
 

@@ -28,6 +28,7 @@ STEPS = [
     "detect_negative",
     "turn",
     "unit",
+    "reinstall",
 ]
 
 
