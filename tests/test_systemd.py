@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -135,3 +136,40 @@ def test_security_threshold_rejects_an_unhardened_unit(tmp_path: Path) -> None:
     result = analyze("security", "--offline=true", "--threshold=20", str(bare))
     assert result.returncode != 0
     assert security_score(result.stdout + result.stderr) > 2.0
+
+
+# Run in a child: switch on the kernel's W^X rule (prctl PR_SET_MDWE, Linux
+# 6.3+, what MemoryDenyWriteExecute=yes means since systemd 254), then decode
+# a WAV from memory the way agent/audio/decode.py decodes replies.
+MDWE_PROBE = """
+import ctypes, io, sys, wave
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit(3)  # kernel without it
+buf = io.BytesIO()
+with wave.open(buf, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+    w.writeframes(bytes(3200))
+buf.seek(0)
+import soundfile
+try:
+    with soundfile.SoundFile(buf) as f:
+        f.read(dtype="int16")
+except MemoryError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+
+def test_memory_deny_write_execute_stays_off_while_it_breaks_reply_decoding() -> None:
+    # The unit leaves MemoryDenyWriteExecute= off because of this; when this
+    # test fails, cffi no longer needs W+X memory and the directive can go in.
+    service = read_unit(UNIT)["Service"]
+    assert service.get("MemoryDenyWriteExecute", ["no"])[-1] in ("no", "false")
+    result = subprocess.run(
+        [sys.executable, "-c", MDWE_PROBE], capture_output=True, text=True, timeout=120
+    )
+    if result.returncode == 3:
+        pytest.skip("kernel without PR_SET_MDWE (Linux < 6.3)")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "write+execute memory" in result.stdout
