@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-import select
+import selectors
 import socket
 import ssl
 import struct
@@ -48,6 +48,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -56,18 +57,16 @@ from websocket import ABNF
 
 from agent.auth import AuthError, AuthProvider, auth_from_settings, make_ssl_context
 from agent.backoff import Backoff
-from agent.events import REDACTOR, EventSink, Redactor, is_secret_name
+from agent.events import REDACTOR, EventEmitter, EventSink, Redactor, is_secret_name
+from agent.gateway_frames import MessageAssembler
 from agent.gateway_url import build_url, display_url
 from agent.protocol import (
-    MAX_MESSAGE_BYTES,
     ClientMessage,
     GatewayMessage,
     Location,
-    ProtocolError,
     SttOptions,
     TtsOptions,
     Unknown,
-    decode_gateway,
     encode,
     new_id,
 )
@@ -108,7 +107,7 @@ class GatewayConnection:
         on_message: Callable[[GatewayMessage | Unknown], None],
         on_connected: Callable[[], None] | None = None,
         on_disconnected: Callable[[str], None] | None = None,
-        events: EventSink | None = None,
+        events: EventEmitter | None = None,
         location: tuple[float, float] | None = None,
         auth: AuthProvider | None = None,
         redactor: Redactor | None = None,
@@ -116,7 +115,8 @@ class GatewayConnection:
         stable_after_s: float = 10.0,
         connect_timeout_s: float = 10.0,
     ) -> None:
-        self._redactor = redactor or (events.redactor if events is not None else REDACTOR)
+        # Secrets learnt here go to the redactor the events are scrubbed with.
+        self._redactor = redactor or getattr(events, "redactor", None) or REDACTOR
         self._redactor.install()
         self._events = events if events is not None else EventSink(redactor=self._redactor)
         self._on_message = on_message
@@ -195,28 +195,29 @@ class GatewayConnection:
         """Send one message from any thread; False (never an exception) when not connected."""
         text = encode(msg)
         with self._send_lock:
-            ws = self._ws
-            if ws is None:
-                return False
-            try:
-                ws.send(text)
-            except (OSError, websocket.WebSocketException) as exc:
-                self._give_up(ws, f"send failed: {exc}")
-                return False
-        return True
+            return self._send_locked(text)
 
     def set_location(self, latitude: float, longitude: float) -> bool:
         """Remember the location (sent after every connect); send it now if connected."""
+        text = encode(Location(new_id(), latitude, longitude))
         with self._send_lock:
             self._location = (latitude, longitude)
-            ws = self._ws
-            if ws is None:
-                return False
-            try:
-                ws.send(encode(Location(new_id(), latitude, longitude)))
-            except (OSError, websocket.WebSocketException) as exc:
-                self._give_up(ws, f"send failed: {exc}")
-                return False
+            return self._send_locked(text)
+
+    def _send_locked(self, text: str) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            ws.send(text)
+        except (OSError, websocket.WebSocketException) as exc:
+            # Mark the socket dead and shut it down: the connection thread
+            # wakes, reports this reason and reconnects.
+            if self._ws is ws:
+                self._ws = None
+                self._abort_reason = self._abort_reason or f"send failed: {exc}"
+            _shutdown(ws)
+            return False
         return True
 
     def close(self, timeout: float = 5.0) -> None:
@@ -247,17 +248,15 @@ class GatewayConnection:
     # ------------------------------------------------------- the thread
 
     def _run(self) -> None:
+        self._auth.start()
         try:
-            self._auth.start()
             while not self._stop.is_set():
                 self.stats.attempts += 1
-                ws, failure = self._handshake()
-                if ws is not None:
-                    started = time.monotonic()
-                    reason, served = self._serve(ws)
-                    if served and time.monotonic() - started >= self.stable_after_s:
-                        self._backoff.reset()
-                    failure = f"connection lost ({reason})" if served else reason
+                try:
+                    failure = self._attempt()
+                except Exception as exc:  # a bug: say so loudly, and keep the link alive
+                    log.exception("the gateway connection failed unexpectedly")
+                    failure = f"internal error: {exc.__class__.__name__}"
                 if self._stop.is_set():
                     break
                 delay = self._backoff.next_delay()
@@ -267,16 +266,30 @@ class GatewayConnection:
                     self.display_url, failure, delay, self.stats.attempts,
                 )
                 self._stop.wait(delay)
-        except Exception:  # a bug: say so loudly rather than die silently
-            log.exception("the gateway connection thread failed")
         finally:
             self._auth.stop()
 
+    def _attempt(self) -> str:
+        """One connection attempt, and the connection while it lasts; returns why it ended."""
+        ws, failure = self._handshake()
+        if ws is None:
+            return failure
+        started = time.monotonic()
+        reason, served = self._serve(ws)
+        if not served:
+            return reason
+        if time.monotonic() - started >= self.stable_after_s:
+            self._backoff.reset()  # it proved itself: start again from initial_s
+        return f"connection lost ({reason})"
+
     def _handshake(self) -> tuple[websocket.WebSocket | None, str]:
         try:
-            headers = {**self._headers, **self._auth.connect_headers()}
+            auth_headers = self._auth.connect_headers()
         except AuthError as exc:
             return None, f"no credentials: {exc}"
+        overridden = {name.lower() for name in auth_headers}
+        headers = {k: v for k, v in self._headers.items() if k.lower() not in overridden}
+        headers.update(auth_headers)
         ws = websocket.WebSocket(sslopt={"context": self._ssl_context})
         with self._state_lock:
             if self._stop.is_set():
@@ -315,7 +328,9 @@ class GatewayConnection:
 
     def _serve(self, ws: websocket.WebSocket) -> tuple[str, bool]:
         """Run one connection; returns (reason it ended, whether it was announced)."""
-        ws.settimeout(max(1.0, self.ping_timeout_s))  # bounds a send on a dead network
+        # A backstop for a send on a dead network; the ping deadline normally
+        # ends such a connection first (see _write_control).
+        ws.settimeout(max(2.0, 2 * (self.ping_interval_s + self.ping_timeout_s)))
         with self._send_lock:
             self._ws, self._abort_reason = ws, None
             try:
@@ -328,16 +343,16 @@ class GatewayConnection:
         self.stats.connects += 1
         self._connected.set()
         log.info("connected to %s", self.display_url)
-        self._events.emit("connected", url=self.display_url)
+        self._call(self._events.emit, "connected", url=self.display_url)
         self._call(self._on_connected)
-        reason = CLOSED_BY_CLIENT
+        reason = "internal error"
         try:
             reason = self._read_loop(ws)
         finally:
             self._teardown(ws, graceful=reason == CLOSED_BY_CLIENT)
             self._connected.clear()
             log.info("disconnected from %s: %s", self.display_url, reason)
-            self._events.emit("disconnected", url=self.display_url, reason=reason)
+            self._call(self._events.emit, "disconnected", url=self.display_url, reason=reason)
             self._call(self._on_disconnected, reason)
         return reason, True
 
@@ -345,11 +360,19 @@ class GatewayConnection:
         sock = ws.sock
         if sock is None:
             return "connection lost"
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            return self._read_frames(ws, sock, selector)
+
+    def _read_frames(
+        self, ws: websocket.WebSocket, sock: socket.socket, selector: selectors.BaseSelector
+    ) -> str:
         interval, timeout = self.ping_interval_s, self.ping_timeout_s
         next_ping = time.monotonic() + interval if interval > 0 else math.inf
         pong_deadline = math.inf  # set by a ping, cleared by any frame
         ping_owed, pong_owed = False, None  # control frames waiting for the send lock
-        reader = _MessageReader(self._deliver)
+        assembler = MessageAssembler(partial(self._call, self._on_message), log)
         while True:
             if self._stop.is_set():
                 return CLOSED_BY_CLIENT
@@ -370,7 +393,7 @@ class GatewayConnection:
             if ping_owed or pong_owed is not None:
                 wait = min(wait, 0.05)  # the send lock was busy: try again soon
             if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-                ready, _, _ = select.select([sock, self._wake_r], [], [], wait)
+                ready = {key.fileobj for key, _ in selector.select(wait)}
                 if self._wake_r in ready:
                     _drain(self._wake_r)
                 if sock not in ready:
@@ -387,7 +410,7 @@ class GatewayConnection:
             elif frame.opcode == ABNF.OPCODE_CLOSE:
                 return self._closed_by_gateway(ws, frame.data)
             elif frame.opcode != ABNF.OPCODE_PONG:
-                problem = reader.add(frame)
+                problem = assembler.add(frame.opcode, bool(frame.fin), frame.data)
                 if problem:
                     return f"protocol error: {problem}"
 
@@ -437,73 +460,19 @@ class GatewayConnection:
         _shutdown(ws)
         ws.shutdown()
 
-    def _give_up(self, ws: websocket.WebSocket, reason: str) -> None:
-        """Called under _send_lock by a failed send: mark the socket dead, wake the thread."""
-        if self._ws is ws:
-            self._ws = None
-            self._abort_reason = self._abort_reason or reason
-        _shutdown(ws)
-
-    def _deliver(self, opcode: int, data: bytes, binary_seen: list[bool]) -> None:
-        if opcode == ABNF.OPCODE_BINARY:
-            level = logging.DEBUG if binary_seen[0] else logging.WARNING
-            binary_seen[0] = True
-            log.log(level, "ignored a binary frame of %d bytes from the gateway", len(data))
-            return
-        try:
-            msg = decode_gateway(data)
-        except ProtocolError as exc:
-            preview = data[:120].decode("utf-8", "replace")
-            log.warning("dropped a malformed message from the gateway: %s: %r", exc, preview)
-            return
-        if isinstance(msg, Unknown):
-            log.debug("unknown action %r from the gateway (passed on)", msg.action)
-        self._call(self._on_message, msg)
-
-    def _call(self, callback: Callable[..., None] | None, *args: Any) -> None:
+    def _call(self, callback: Callable[..., None] | None, *args: Any, **kwargs: Any) -> None:
         if callback is None:
             return
         try:
-            callback(*args)
+            callback(*args, **kwargs)
         except Exception:  # the daemon's bug must not kill the connection
-            log.exception("a gateway connection callback failed")
+            log.exception("a gateway connection callback (%s) failed", callback)
 
     def _wake(self) -> None:
         try:
             self._wake_w.send(b"x")
         except OSError:
             pass
-
-
-class _MessageReader:
-    """Joins fragmented data frames into messages and hands each to ``deliver``."""
-
-    def __init__(self, deliver: Callable[[int, bytes, list[bool]], None]) -> None:
-        self._deliver = deliver
-        self._opcode: int | None = None
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._binary_seen = [False]
-
-    def add(self, frame: Any) -> str | None:
-        """Take one data frame; returns a problem that must end the connection, or None."""
-        if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-            if self._opcode is not None:
-                return "a new message began inside a fragmented one"
-            self._opcode, self._parts, self._size = frame.opcode, [], 0
-        elif frame.opcode != ABNF.OPCODE_CONT or self._opcode is None:
-            return f"unexpected frame (opcode {frame.opcode})"
-        self._size += len(frame.data)
-        if self._size <= MAX_MESSAGE_BYTES:  # past the cap, stop keeping it (memory)
-            self._parts.append(frame.data)
-        if frame.fin:
-            opcode, data, size = self._opcode, b"".join(self._parts), self._size
-            self._opcode, self._parts = None, []
-            if size > MAX_MESSAGE_BYTES:
-                log.warning("dropped a message of %d bytes from the gateway (over the cap)", size)
-            else:
-                self._deliver(opcode, data, self._binary_seen)
-        return None
 
 
 def _shutdown(ws: websocket.WebSocket) -> None:

@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 MASK = "***"
 """What a secret is replaced with."""
@@ -261,6 +261,14 @@ def configure_logging(
 # Events
 
 _event_log = logging.getLogger("agent.events")
+
+
+class EventEmitter(Protocol):
+    """Anything with ``emit(event, **fields)``: an :class:`EventSink` or a wrapper of one."""
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event."""
+        ...
 
 
 class EventSink:

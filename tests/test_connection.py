@@ -36,6 +36,7 @@ from agent.backoff import Backoff
 from agent.config import parse_config
 from agent.connection import CLOSED_BY_CLIENT, GatewayConnection
 from agent.events import EventSink
+from agent.gateway_frames import OPCODE_BINARY, OPCODE_CONT, OPCODE_TEXT, MessageAssembler
 from agent.gateway_url import build_url, display_url
 from agent.protocol import TextInput, TextReply, Unknown
 
@@ -53,6 +54,14 @@ def wait_until(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Every thread a test starts (client, servers, handlers) has ended after it."""
+    before = set(threading.enumerate())
+    yield
+    wait_until(lambda: not (set(threading.enumerate()) - before), "every thread to end")
 
 
 # --------------------------------------------------------------------------
@@ -492,6 +501,31 @@ def test_a_gateway_that_stops_answering_pings_is_dropped(servers, connect):
     wait_until(lambda: silent.handshakes >= 2, "the reconnect")
 
 
+def test_the_ping_deadline_holds_while_a_sender_is_stuck(servers, connect):
+    # The silent server never reads: the TCP buffers fill and send() blocks,
+    # holding the send lock. The connection thread must still notice the
+    # missing pong, and its shutdown of the socket must release the sender.
+    silent = SilentServer()
+    servers.append(silent)
+    gw = gateway_settings(f"ws://{HOST}:{silent.port}/audio", ping_interval_s=0.3,
+                          ping_timeout_s=0.5)
+    conn, rec, _ = connect(gw)
+    assert conn.wait_connected(TIMEOUT)
+    sent = []
+
+    def flood() -> None:
+        while conn.send(TextInput("t", "x" * 65536)):
+            sent.append(1)
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    sender.join(TIMEOUT)
+    assert not sender.is_alive()
+    assert len(sent) > 10  # it did get stuck on full buffers, not on a closed link
+    wait_until(lambda: rec.of("disconnected"), "the disconnect")
+    assert "ping timeout" in rec.of("disconnected")[0]
+
+
 def test_a_401_handshake_backs_off_instead_of_spinning(servers, connect, caplog):
     caplog.set_level(logging.INFO, logger="agent.connection")
     server = gateway_server(servers, refuse=401)
@@ -574,11 +608,13 @@ def test_a_malformed_frame_is_logged_and_dropped_and_the_next_is_delivered(
     ws.send(b"\x00\x01binary")
     ws.send(json.dumps({"id": "2", "action": "dance", "style": "tango"}))
     ws.send(json.dumps({"id": "3", "action": "text", "text": "hello", "prompt": True}))
-    wait_until(lambda: len(rec.of("message")) == 2, "the good messages")
+    ws.send(['{"id": "4", "action": "te', 'xt", "text": "in', ' pieces"}'])  # fragmented
+    wait_until(lambda: len(rec.of("message")) == 3, "the good messages")
 
-    unknown, reply = rec.of("message")
+    unknown, reply, pieces = rec.of("message")
     assert isinstance(unknown, Unknown) and unknown.action == "dance"
     assert reply == TextReply("3", "hello", None, True)
+    assert pieces == TextReply("4", "in pieces")
     messages = [r.getMessage() for r in caplog.records]
     assert sum("dropped a malformed message" in m for m in messages) == 2
     assert any("binary frame" in m for m in messages)
@@ -644,6 +680,24 @@ def test_no_secret_in_any_log_record_output_or_event(
 
 # --------------------------------------------------------------------------
 # Pure helpers
+
+
+def test_assembler_joins_fragments_and_drops_what_is_not_a_message(caplog):
+    got: list[Any] = []
+    assembler = MessageAssembler(got.append, max_bytes=64)
+    text = b'{"id": "1", "action": "error", "error": "no"}'
+    assert assembler.add(OPCODE_TEXT, False, text[:10]) is None
+    assert assembler.add(OPCODE_CONT, False, text[10:20]) is None
+    assert assembler.add(OPCODE_CONT, True, text[20:]) is None
+    assert assembler.add(OPCODE_TEXT, False, b"x" * 60) is None
+    assert assembler.add(OPCODE_CONT, True, b"x" * 60) is None  # 120 bytes: over the cap
+    assert assembler.add(OPCODE_BINARY, True, b"\x00") is None
+    assert [type(m).__name__ for m in got] == ["GatewayError"]
+    assert any("over the cap" in r.getMessage() for r in caplog.records)
+    # A new message inside a fragmented one, or a stray continuation, ends the connection.
+    assert assembler.add(OPCODE_TEXT, False, b"{") is None
+    assert assembler.add(OPCODE_TEXT, True, b"{}") is not None
+    assert MessageAssembler(got.append).add(OPCODE_CONT, True, b"}") is not None
 
 
 def test_backoff_is_full_jitter_within_bounds_and_resets():
