@@ -277,6 +277,9 @@ class Conversation:
             return
         if turn is None:
             return
+        if turn.reason == "button" and self.settings.gpio.button_mode == "hold":
+            # Hold to talk: the release ends the utterance, not silence.
+            result = result if result and result[0] == "speech" else None
         if result and result[0] == "speech" and not turn.speech_started:
             turn.speech_started = True
             self._set_state(State.STREAMING)
