@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_harness import running, settings_for
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
-
-from daemon_harness import running, settings_for
 from scripted_gateway import Reply, ScriptedGateway
 from speech import compose, tone
 

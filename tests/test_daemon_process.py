@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
-
-from agent import protocol as p
 from scripted_gateway import Reply, ScriptedGateway
 from speech import compose
+
+from agent import protocol as p
 
 ROOT = Path(__file__).resolve().parents[1]
 
