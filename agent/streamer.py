@@ -1,36 +1,30 @@
-"""Sends one transaction's microphone audio as ``audio_data`` chunks.
+"""Sends one transaction's microphone audio as ``audio_data`` messages.
 
 The guarantee it exists for: the concatenated ``audio_data`` of a transaction
 is exactly the microphone samples ``[start, end)`` (minus, only when a wake
-sound is configured, the window captured while that sound played). Chunks are
-cut by sample position, not by frame, so a 100 ms chunk is always 1,600
-samples whatever the capture frame size.
+sound is configured, the window captured while that sound played). The
+cutting is :class:`agent.audio.ring.Chunker`'s: chunks are cut by sample
+position, not by frame, so a 100 ms chunk is always 1,600 samples whatever
+the capture frame size. This class adds the transaction around it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any
 
 import numpy as np
 
 from agent import protocol
-
-
-class SampleStore(Protocol):
-    """What the streamer needs of the pre-roll ring buffer."""
-
-    def read(self, start: int, end: int) -> np.ndarray:
-        """Samples ``[start, end)`` by absolute position."""
-        ...
+from agent.audio.ring import Chunker
 
 
 class Streamer:
-    """Cuts ``[start, ...)`` of the ring into ``audio_data`` messages for one id."""
+    """Streams ``[start, ...)`` of the ring as ``audio_data`` messages of one id."""
 
     def __init__(
         self,
-        ring: SampleStore,
+        ring: Any,
         send: Callable[[protocol.ClientMessage], bool],
         chunk_samples: int,
         on_audio: Callable[[bytes], None] | None = None,
@@ -39,10 +33,8 @@ class Streamer:
         self._send = send
         self._chunk = chunk_samples
         self._on_audio = on_audio
+        self._chunker: Chunker | None = None
         self.id: str | None = None
-        self.next_pos = 0
-        self.sent_samples = 0
-        self._skip: tuple[int, int] | None = None
 
     @property
     def open(self) -> bool:
@@ -53,54 +45,40 @@ class Streamer:
         self,
         tid: str,
         start: int,
-        options: dict[str, object] | None,
+        options: dict[str, Any] | None,
         skip: tuple[int, int] | None = None,
     ) -> bool:
         """Send ``audio_start`` and begin at sample ``start``; False if not sent."""
-        self.id, self.next_pos, self.sent_samples = tid, start, 0
-        self._skip = skip if skip and skip[1] > skip[0] else None
+        self.id = tid
+        self._chunker = Chunker(start, self._chunk)
+        if skip:
+            self._chunker.skip(*skip)
         return self._send(protocol.AudioStart(tid, options))
 
     def pump(self, available: int) -> None:
         """Send every whole chunk held below position ``available``."""
-        while self.id is not None:
-            if self._skip and self.next_pos >= self._skip[0]:
-                # Inside the wake-sound window: its samples are never sent.
-                if available < self._skip[1]:
-                    return
-                self.next_pos, self._skip = max(self.next_pos, self._skip[1]), None
-                continue
-            # A chunk stops short at the skip window, so the window is cut exactly.
-            end = self.next_pos + self._chunk
-            if self._skip:
-                end = min(end, self._skip[0])
-            if end > available:
-                return
-            self._emit(end)
+        if self._chunker is not None:
+            self._emit(self._chunker.take(self._ring, available))
 
     def finish(self, end: int) -> str | None:
         """Send what is left below ``end`` and ``audio_end``; returns the closed id."""
-        tid = self.id
-        if tid is None:
+        tid, chunker = self.id, self._chunker
+        if tid is None or chunker is None:
             return None
-        self.pump(end)
-        stop = min(end, self._skip[0]) if self._skip else end
-        while self.next_pos < stop:
-            self._emit(min(self.next_pos + self._chunk, stop))
+        self._emit(chunker.finish(self._ring, max(end, chunker.position)))
         self._send(protocol.AudioEnd(tid))
-        self.id, self._skip = None, None
+        self.id, self._chunker = None, None
         return tid
 
     def abandon(self) -> str | None:
         """Forget the transaction without sending anything (connection gone)."""
-        tid, self.id, self._skip = self.id, None, None
+        tid, self.id, self._chunker = self.id, None, None
         return tid
 
-    def _emit(self, end: int) -> None:
+    def _emit(self, chunks: list[np.ndarray]) -> None:
         assert self.id is not None
-        data = self._ring.read(self.next_pos, end).astype("<i2").tobytes()
-        self._send(protocol.AudioData(self.id, data))
-        if self._on_audio:
-            self._on_audio(data)
-        self.sent_samples += end - self.next_pos
-        self.next_pos = end
+        for chunk in chunks:
+            data = chunk.astype("<i2").tobytes()
+            self._send(protocol.AudioData(self.id, data))
+            if self._on_audio:
+                self._on_audio(data)

@@ -14,6 +14,8 @@ SIGNAL = (np.arange(100_000) % 30_000).astype(np.int16)
 class ArrayStore:
     """A stand-in ring that holds the whole signal (the real ring has its own tests)."""
 
+    end = len(SIGNAL)
+
     def read(self, start: int, end: int) -> np.ndarray:
         assert 0 <= start <= end <= len(SIGNAL)
         return SIGNAL[start:end]
