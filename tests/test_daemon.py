@@ -4,6 +4,7 @@ script, so each reply form and fault is exercised exactly."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +216,63 @@ def test_disconnected_wake_gets_error_at_once(tmp_path: Path) -> None:
         assert events.wait_count("error", 1, 10)
     assert "not connected" in events.of("error")[0]["message"]
     assert "audio_start" not in events.names()
+
+
+def _one_question(tmp_path: Path, n: int = 1) -> Path:
+    parts: list[tuple[str, object]] = [("pause", 1.0)]
+    for _ in range(n):
+        parts += [("say", WAKE), ("pause", 0.3), ("say", "what time is it"), ("pause", 3.5)]
+    return compose(tmp_path / "in.wav", parts)[0]
+
+
+def test_debug_recordings_keep_the_newest_turns(tmp_path: Path) -> None:
+    audio = _one_question(tmp_path, 2)
+    rec = tmp_path / "rec"
+    reply = tone(0.3)
+    with ScriptedGateway([Reply(audio=reply), Reply(audio=reply)]) as gw:
+        settings = settings_for(
+            gw.url, str(audio), str(tmp_path / "o.wav"), debug={"record_dir": str(rec), "keep": 1}
+        )
+        with running(settings) as (_d, events):
+            assert events.wait_count("playback_end", 2, 40)
+            assert events.wait(lambda e: e.states()[-1] == "idle", 10)
+        last = gw.transactions[-1]
+    turns = sorted(rec.glob("*.json"))
+    assert len(turns) == 1 and last.id in turns[0].name  # only the newest is kept
+    stem = turns[0].name[: -len(".json")]
+    sent = read_wav(rec / f"{stem}.sent.wav")
+    np.testing.assert_array_equal(sent, last.samples)  # exactly what was streamed
+    assert (rec / f"{stem}.reply.raw").read_bytes() == reply.astype("<i2").tobytes()
+    log = json.loads(turns[0].read_text())
+    kinds = [e.get("event") or e.get("action") for e in log]
+    assert "audio_end" in kinds and "stt_transcript" in kinds and "playback_end" in kinds
+
+
+@pytest.mark.parametrize("speak", [True, False])
+def test_text_only_reply_is_spoken_when_asked(tmp_path: Path, speak: bool) -> None:
+    audio = _one_question(tmp_path)
+    out = tmp_path / "o.wav"
+    with ScriptedGateway([Reply(text="It is noon.", audio=None)]) as gw:
+        settings = settings_for(gw.url, str(audio), str(out), output={"speak_text": speak})
+        with running(settings) as (_d, events):
+            assert events.wait_count("text", 1, 30)
+            assert events.wait(lambda e: e.states()[-1] == "idle", 20)
+        assert len(gw.transactions) == 1
+    if speak:
+        assert [f["interrupted"] for f in events.of("playback_end")] == [False]
+        assert np.abs(read_wav(out)).max() > 1000  # espeak-ng's voice was played
+    else:
+        assert "playback_start" not in events.names()
+
+
+def test_command_card_changes_the_volume(tmp_path: Path) -> None:
+    audio = _one_question(tmp_path)
+    card = {"type": "Command", "content": {"feature": "volume", "action": "decrease"}}
+    with ScriptedGateway([Reply(card=card, audio=tone(0.2))]) as gw:
+        settings = settings_for(gw.url, str(audio), str(tmp_path / "o.wav"))
+        with running(settings) as (daemon, events):
+            assert events.wait_count("response", 1, 30)
+            assert events.wait_count("playback_end", 1, 30)
+            assert daemon.parts.player.volume == pytest.approx(0.9)
+        assert gw.transactions
+    assert events.of("response")[0]["card"] == {"feature": "volume", "action": "decrease"}
