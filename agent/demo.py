@@ -1,0 +1,160 @@
+"""``voice-agent demo``: a whole conversation on one machine, no Pi, no cloud.
+
+Starts the reference gateway on loopback, plays the bundled recording
+(``agent/data/demo.wav``: "hey jarvis, set a timer" ... "five minutes")
+through the real daemon in real time, and prints the conversation as it
+happens. The spoken replies go to a WAV file, and to the speaker too when
+there is one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any, TextIO
+
+DEMO_WAV = Path(__file__).with_name("data") / "demo.wav"
+TURNS = 2  # the recording holds a question and the answer to a follow-up
+TIME_LIMIT_S = 30.0
+
+
+class ConversationPrinter:
+    """An event sink that tells the story of the conversation as it happens."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.t0 = time.monotonic()
+        self.done = threading.Event()
+        self.playbacks = 0
+        self.transcripts: list[str] = []
+        self.replies: list[str] = []
+        self.errors: list[str] = []
+        self._end_of_speech: float | None = None
+        self._reply_started: float | None = None
+        self._lock = threading.Lock()
+
+    def _say(self, text: str) -> None:
+        with self._lock:
+            self.out.write(f"[{time.monotonic() - self.t0:5.1f} s] {text}\n")
+            self.out.flush()
+
+    def emit(self, event: str, **f: Any) -> None:
+        """Print the events a person cares about, with timings."""
+        now = time.monotonic()
+        if event == "connected":
+            self._say(f"connected to the local gateway at {f.get('url')}")
+        elif event == "wake":
+            self._say(f"wake word '{f['model']}' (score {f['score']:.2f})")
+        elif event == "listening" and f.get("reason") == "followup":
+            self._say("listening for the answer (no wake word needed) ...")
+        elif event == "listening":
+            self._say("listening ...")
+        elif event == "audio_end":
+            self._end_of_speech = now
+            self._say(f"end of speech ({f['reason']})")
+        elif event == "transcript":
+            self.transcripts.append(f["text"])
+            lag = f" {now - self._end_of_speech:.2f} s after end of speech" if (
+                self._end_of_speech) else ""
+            conf = f.get("confidence")
+            conf_text = f", confidence {conf:.2f}" if isinstance(conf, int | float) else ""
+            self._say(f'heard: "{f["text"]}"{conf_text}{lag}')
+        elif event == "text":
+            self.replies.append(f["text"])
+            question = "  (a question: it will listen again)" if f.get("prompt") else ""
+            self._say(f'assistant: "{f["text"]}"{question}')
+        elif event == "playback_start":
+            self._reply_started = now
+            self._say("speaking ...")
+        elif event == "playback_end":
+            took = f" ({now - self._reply_started:.1f} s)" if self._reply_started else ""
+            self._say(f"done speaking{took}")
+            self.playbacks += 1
+        elif event == "error":
+            self.errors.append(f["message"])
+            self._say(f"error ({f.get('source')}): {f['message']}")
+        elif event == "state" and f.get("to") == "idle" and self.playbacks >= TURNS:
+            self.done.set()
+
+
+def _speaker_present() -> bool:
+    """Whether PortAudio has a default output device (quietly)."""
+    try:
+        from agent.audio.devices import list_devices
+
+        return any(d.max_output_channels > 0 for d in list_devices())
+    except Exception:
+        return False
+
+
+def _play_file(path: Path) -> None:
+    from agent.audio.playback import Player
+    from agent.audio.sinks import PyAudioSink
+
+    done = threading.Event()
+    player = Player(PyAudioSink("default"), on_finished=lambda _r, _i: done.set())
+    try:
+        player.start("demo")
+        player.feed(path.read_bytes())
+        player.finish()
+        done.wait(60)
+    finally:
+        player.close()
+
+
+def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
+    """Run the demo; 0 when the two-turn conversation completed."""
+    from agent.config import parse_config
+    from agent.daemon import Daemon
+    from agent.gateway.server import serve_in_thread
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    out_dir = out_dir or Path(tempfile.mkdtemp(prefix="voice-agent-demo-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    replies = out_dir / "replies.wav"
+    with wave.open(str(DEMO_WAV)) as w:
+        seconds = w.getnframes() / w.getframerate()
+    print("voice-agent demo: a two-turn conversation with the local reference gateway")
+    print(f"  input: {DEMO_WAV.name} ({seconds:.1f} s, played in real time as if spoken)")
+    print("  gateway: pocketsphinx speech to text, espeak-ng text to speech, on 127.0.0.1\n")
+
+    gateway = serve_in_thread()
+    printer = ConversationPrinter()
+    settings = parse_config(
+        {
+            "gateway": {"url": gateway.url},
+            "audio": {
+                "input": {"file": str(DEMO_WAV), "realtime": True},
+                "output": {"file": str(replies), "realtime": True},
+            },
+            "wake": {"models": ["hey_jarvis"]},
+            "output": {"print": False},
+            "log": {"level": "warning"},
+        },
+        "demo",
+    )
+    try:
+        daemon = Daemon(settings, events=printer)
+        thread = threading.Thread(target=daemon.run, name="daemon", daemon=True)
+        thread.start()
+        finished = printer.done.wait(TIME_LIMIT_S)
+        daemon.stop()
+        thread.join(10)
+    finally:
+        gateway.stop()
+    took = time.monotonic() - printer.t0
+    print()
+    if not finished:
+        print(f"demo: the conversation did not complete within {TIME_LIMIT_S:.0f} s "
+              f"(heard {printer.transcripts}, errors {printer.errors})")
+        return 1
+    print(f"demo: {TURNS} turns in {took:.1f} s. The spoken replies are in {replies}")
+    if play and _speaker_present():
+        print("demo: playing the replies on the default output device ...")
+        _play_file(replies)
+    return 0
