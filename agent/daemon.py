@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import events_queue as ev
+from agent import timings
 from agent.config import ConfigError, Settings, load_config
 from agent.conversation import Conversation, Ports
 from agent.device_ports import (
@@ -98,14 +99,14 @@ class Daemon:
         source = open_source(s.audio.input, FRAME_SAMPLES, on_error=lambda m: put(ev.AudioFault(m)))
         player = Player.from_settings(
             s.audio.output,
-            on_started=lambda rid: put(ev.PlaybackStarted(rid)),
+            on_started=self._playback_started,
             on_finished=lambda rid, interrupted: put(ev.PlaybackFinished(rid, interrupted)),
             on_error=lambda m: put(ev.AudioFault(m)),
         )
         connection = GatewayConnection.from_settings(
             s,
             events=events,
-            on_message=lambda m: put(ev.GatewayMessage(m)),
+            on_message=self._gateway_message,
             on_connected=lambda: put(ev.Connected()),
             on_disconnected=lambda reason: put(ev.Disconnected(reason)),
         )
@@ -116,6 +117,16 @@ class Daemon:
             on_long_press=lambda: put(ev.ButtonLongPress()),
         )
         return Parts(source, detector, connection, player, gpio, Notifier(), events, recorder)
+
+    # Callbacks of the playback and gateway threads: post an event (and leave a
+    # timestamp for scripts/bench.py when agent.timings is on; a no-op otherwise).
+    def _playback_started(self, reply_id: str) -> None:
+        timings.mark("playback_started", id=reply_id)
+        self.queue.put(ev.PlaybackStarted(reply_id))
+
+    def _gateway_message(self, message: Any) -> None:
+        timings.mark("gateway_message", action=message.action, id=message.id)
+        self.queue.put(ev.GatewayMessage(message))
 
     def _build_conversation(self) -> Conversation:
         s, parts = self.settings, self.parts
@@ -205,6 +216,8 @@ class Daemon:
                 ev.WakeHit(d.model, d.score, d.position)
                 for d in detector.process(frame.samples, frame.position)
             )
+            if hits:
+                timings.mark("wake_detected", position=hits[0].position)
             self._in_flight.acquire()
             put(ev.AudioFrame(frame.samples, frame.position, hits))
 
