@@ -20,7 +20,6 @@ through.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import re
 import sys
@@ -219,6 +218,16 @@ def format_table(devices: list[DeviceInfo], selections: list[Selection]) -> list
     return lines
 
 
+def _user() -> str:
+    """The effective user's name (not $USER: sudo -u and su may leave it stale)."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
 def print_devices(
     devices: list[DeviceInfo],
     selections: list[Selection] | None,
@@ -226,7 +235,7 @@ def print_devices(
     out: TextIO,
 ) -> None:
     """Print the table and the legend; ``selections`` None means the config was not read."""
-    out.write(f"Audio devices (PortAudio, as user {getpass.getuser()} sees them):\n\n")
+    out.write(f"Audio devices (PortAudio, as user {_user()} sees them):\n\n")
     if not devices:
         out.write(
             "  none: PortAudio lists no device. Is a microphone or sound card connected?\n"
