@@ -8,6 +8,7 @@ real datagram socket.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -27,6 +28,12 @@ from speech import compose
 from agent import protocol as p
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGTERM if pytest itself dies, so no daemon is left running."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class Notifications:
