@@ -115,6 +115,7 @@ class Daemon:
             self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(20)
         self._reader.join(5)
+        self.stderr.close()
         return rc
 
 
