@@ -71,13 +71,16 @@ class Daemon:
     """The subprocess, with its stdout events read in a thread."""
 
     def __init__(self, config: Path, env: dict[str, str]) -> None:
+        # stderr (the log) goes to a file: an unread pipe would fill and block it.
+        self.stderr = open(config.with_suffix(".stderr"), "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=self.stderr,
             text=True,
+            preexec_fn=die_with_parent,
         )
         self.events: list[dict[str, Any]] = []
         self.cond = threading.Condition()
