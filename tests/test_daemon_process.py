@@ -173,7 +173,9 @@ def test_sigterm_mid_turn_ends_it_and_closes_normally(
         daemon = Daemon(cfg, env_with(notify, WATCHDOG_USEC="400000"))
         try:
             daemon.wait_event("audio_start")
-            assert gw.wait_for(lambda: len(gw.transactions[0].audio) >= 8 * 3200, 20)
+            assert gw.wait_for(
+                lambda: bool(gw.transactions) and len(gw.transactions[0].audio) >= 8 * 3200, 20
+            )
             daemon.proc.send_signal(signal.SIGTERM)
             assert daemon.proc.wait(20) == 0
         finally:
