@@ -548,11 +548,11 @@ class Conversation:
         self._show(f"error: {message}")
         self.p.speaker.stop()
         self.p.speaker.sound("error")
-        if self.p.indicator:
+        self._to_idle()
+        if self.p.indicator:  # after idle: the error blink returns to the idle pattern
             self.p.indicator.show("error")
-        self._to_idle(indicate=False)
 
-    def _to_idle(self, *, indicate: bool = True) -> None:
+    def _to_idle(self) -> None:
         if self.turn and self.p.recorder:
             self.p.recorder.end()
         self.turn = None
@@ -560,7 +560,7 @@ class Conversation:
         self.deadline = None
         self.followup_options = None
         self.p.set_speaking(False)
-        self._set_state(State.IDLE, indicate=indicate)
+        self._set_state(State.IDLE)
         if self.source_ended:
             self.finished = True
 

@@ -119,3 +119,20 @@ def test_long_press_cancels_the_turn(pins: MockFactory, question: Path, tmp_path
             assert gw.wait_for(lambda: bool(gw.transactions) and gw.transactions[0].ended, 10)
         assert events.of("audio_end")[0]["reason"] == "button"
         assert "playback_start" not in events.names()  # the reply was not played
+
+
+def test_led_blinks_fast_on_error_then_shows_idle(
+    pins: MockFactory, question: Path, tmp_path: Path
+) -> None:
+    button = pins.pin(BUTTON)
+    with ScriptedGateway([Reply(error="no skill for that")]) as gw:
+        with running(_settings(gw, question, tmp_path, "press")) as (daemon, events):
+            led = daemon.parts.gpio.led
+            assert events.wait_count("connected")
+            button.drive_low()
+            button.drive_high()
+            assert events.wait_count("error", 1, 20)
+            assert events.wait(lambda e: led.pattern == "fast_blink", 10)
+            assert events.wait(lambda e: led.pattern == "off", 15)  # back to idle
+            assert events.states()[-1] == "idle"
+        assert gw.transactions
