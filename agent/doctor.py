@@ -257,8 +257,8 @@ def check_gpio(gpio: Any) -> Check:
     """Open the configured button and LED through gpiozero (mock pins count)."""
     from gpiozero import Device
 
-    # _load_pin_factory is what open_gpio itself runs; used alone when no pin is set.
-    from agent.gpio import _load_pin_factory, open_gpio
+    # pin_factory_problem is what open_gpio itself runs; used alone when no pin is set.
+    from agent.gpio import open_gpio, pin_factory_problem
 
     pins = [
         f"{what} on GPIO{pin}"
@@ -266,7 +266,7 @@ def check_gpio(gpio: Any) -> Check:
         if pin is not None
     ]
     if not pins:
-        reason = _load_pin_factory()
+        reason = pin_factory_problem()
         where = "GPIO is available" if reason is None else f"no GPIO here ({reason})"
         return Check("gpio", True, f"no button or LED configured; {where}")
     try:

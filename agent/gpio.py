@@ -353,7 +353,7 @@ class Gpio:
         )
 
 
-def _load_pin_factory() -> str | None:
+def pin_factory_problem() -> str | None:
     """Make sure gpiozero has a pin factory; return why not, or None on success.
 
     gpiozero warns once per backend it falls back from; those warnings are
@@ -415,7 +415,7 @@ def open_gpio(
     if button_pin is None and led_pin is None:
         return Gpio(PushToTalk(None, **button_kw), StatusLed(None, **led_kw))
     if pin_factory is None:
-        reason = _load_pin_factory()
+        reason = pin_factory_problem()
         if reason is not None:
             log.warning("GPIO not available (%s): running without button and LED", reason)
             return Gpio(PushToTalk(None, **button_kw), StatusLed(None, **led_kw), reason)
