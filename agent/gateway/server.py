@@ -1,0 +1,308 @@
+"""The reference gateway's WebSocket server (``websockets`` asyncio API).
+
+:class:`Gateway` owns what connections share (skills, the speech-to-text
+worker pool, espeak-ng) and serves each connection with a
+:class:`~agent.gateway.session.Session`. At the handshake it refuses clients
+beyond ``limits.max_connections`` (503) and, when a token is configured,
+clients without it (401). Frames larger than ``limits.max_message_bytes``
+close that connection (1009); malformed messages get an ``error`` message,
+and too many of them close the connection (1008).
+
+Two query parameters of the connection URL override settings for that
+connection, so one gateway can test both reply forms and both endpointing
+modes: ``reply_form=standard|node`` and ``endpointing=true|false``.
+
+For tests and the demo, :func:`serve_in_thread` runs a gateway on its own
+event loop thread and returns a :class:`RunningGateway`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
+from agent.gateway.session import Services, Session
+from agent.gateway.settings import GatewaySettings, read_token
+from agent.gateway.skills import Skills, default_skills
+from agent.gateway.stt_pool import SttPool
+from agent.gateway.tts import Espeak
+from agent.protocol import GatewayMessage, ProtocolError, decode_client, encode
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """A reference gateway; :meth:`run` serves until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        skills: Skills | None = None,
+        recorder: Recorder | None = None,
+        tts: Espeak | None = None,
+    ) -> None:
+        self.settings = settings
+        skills = skills or default_skills()
+        self._token = read_token(settings.auth)
+        self.services = Services(
+            settings=settings,
+            skills=skills,
+            stt=SttPool(
+                skills.searches(),
+                skills.pronunciations,
+                workers=settings.stt.workers,
+                default_engine=settings.stt.engine,
+            ),
+            tts=tts or Espeak(),
+            recorder=recorder,
+        )
+        self._numbers = itertools.count(1)
+        self._active = 0
+        self.port: int | None = None
+
+    def _ssl(self) -> ssl.SSLContext | None:
+        tls = self.settings.tls
+        if not tls.enabled:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls.cert), str(tls.key))
+        return context
+
+    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if self._active >= self.settings.limits.max_connections:
+            log.warning("refusing a connection: %d already open", self._active)
+            return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections\n")
+        if self._token is not None and not self._authorized(request):
+            log.warning("refusing a connection from %s: bad or missing token", conn.remote_address)
+            response = conn.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        return None
+
+    def _authorized(self, request: Request) -> bool:
+        assert self._token is not None
+        expected = self._token.encode()
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), expected):
+            return True
+        # The second hosted variant put the token in the query instead.
+        for value in parse_qs(urlsplit(request.path).query).get("token", []):
+            if hmac.compare_digest(value.encode(), expected):
+                return True
+        return False
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        number = next(self._numbers)
+        self._active += 1
+        recorder = self.services.recorder
+        record: ConnectionRecord | None = recorder.new_connection(number) if recorder else None
+
+        async def send(msg: GatewayMessage, buffer_form: bool) -> None:
+            await ws.send(encode(msg, buffer_form=buffer_form))
+            if recorder is not None and record is not None:
+                recorder.sent(record, msg)
+
+        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        session = Session(
+            number,
+            self.services,
+            send,
+            buffer_form=_choice(query, "reply_form", {"node": True, "standard": False}),
+            endpointing=_choice(query, "endpointing", {"true": True, "false": False}),
+            record=record,
+        )
+        log.info("connection %d from %s", number, ws.remote_address)
+        try:
+            await self._serve(ws, session, record)
+        except ConnectionClosed:
+            pass
+        finally:
+            await session.close()
+            self._active -= 1
+            if recorder is not None and record is not None:
+                recorder.closed(record, ws.close_code)
+            log.info("connection %d closed (%s)", number, ws.close_code)
+
+    async def _serve(
+        self, ws: ServerConnection, session: Session, record: ConnectionRecord | None
+    ) -> None:
+        limits = self.settings.limits
+        recorder = self.services.recorder
+        while True:
+            try:
+                frame = await asyncio.wait_for(
+                    ws.recv(), max(0.0, session.deadline() - time.monotonic())
+                )
+            except TimeoutError:  # recv() is safe to cancel: nothing is lost
+                if await session.tick():
+                    await ws.close(1000, "idle timeout")
+                    return
+            else:
+                if isinstance(frame, bytes):
+                    log.info("connection %d: binary frame ignored", session.number)
+                    continue
+                try:
+                    msg = decode_client(frame, max_bytes=limits.max_message_bytes)
+                except ProtocolError as exc:
+                    await session.protocol_error(f"bad message: {exc}")
+                else:
+                    if recorder is not None and record is not None:
+                        recorder.received(record, msg)
+                    await session.handle(msg)
+            if session.too_many_errors:
+                await ws.close(1008, "too many bad messages")
+                return
+
+    async def run(self, stop: asyncio.Event, ready: Callable[[int], None] | None = None) -> None:
+        """Serve until ``stop`` is set; ``ready(port)`` once listening."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.services.stt.warm_up)
+        s = self.settings
+        try:
+            server: Server
+            async with serve(
+                self._handler,
+                s.host,
+                s.port,
+                process_request=self._process_request,
+                ssl=self._ssl(),
+                max_size=s.limits.max_message_bytes,
+                compression=None,  # audio does not compress; skip the CPU
+            ) as server:
+                self.port = server.sockets[0].getsockname()[1]
+                scheme = "wss" if s.tls.enabled else "ws"
+                log.info("gateway listening on %s://%s:%d", scheme, s.host, self.port)
+                if ready is not None:
+                    ready(self.port)
+                await stop.wait()
+                log.info("gateway stopping")
+                server.close(close_connections=True)
+                await server.wait_closed()
+        finally:
+            await loop.run_in_executor(None, self.services.stt.close)
+
+
+def _choice(query: dict[str, list[str]], name: str, values: dict[str, bool]) -> bool | None:
+    given = query.get(name)
+    if not given:
+        return None
+    value = values.get(given[-1].lower())
+    if value is None:
+        log.info("ignoring %s=%r (expected %s)", name, given[-1], "|".join(values))
+    return value
+
+
+class RunningGateway:
+    """A gateway serving on its own thread (see :func:`serve_in_thread`)."""
+
+    def __init__(self, gateway: Gateway, recorder: Recorder) -> None:
+        self.gateway = gateway
+        self.recorder = recorder
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="voice-agent-gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """``ws://HOST:PORT/`` (``wss`` with TLS)."""
+        scheme = "wss" if self.gateway.settings.tls.enabled else "ws"
+        host = self.gateway.settings.host
+        return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{self.port}/"
+
+    @property
+    def transactions(self) -> list[TransactionRecord]:
+        """Finished transactions, oldest first (the newest ``keep``)."""
+        return self.recorder.transactions
+
+    @property
+    def connections(self) -> list[ConnectionRecord]:
+        """Connections with the messages received and sent, oldest first."""
+        return self.recorder.connections
+
+    def wait_for_transactions(self, count: int, timeout: float = 60.0) -> list[TransactionRecord]:
+        """Block until ``count`` transactions have finished since the start."""
+        return self.recorder.wait_for(count, timeout)
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._stop = asyncio.Event()
+
+            def ready(port: int) -> None:
+                self.port = port
+                self._ready.set()
+
+            loop.run_until_complete(self.gateway.run(self._stop, ready))
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def start(self, timeout: float = 120.0) -> RunningGateway:
+        """Start serving; returns once listening (raises what stopped it)."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise TimeoutError("the gateway did not start in time")
+        if self._error is not None:
+            self._thread.join(10)
+            raise RuntimeError(f"the gateway failed to start: {self._error!r}") from self._error
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close every connection, stop the workers and the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:
+                pass  # the loop already finished
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TimeoutError("the gateway thread did not stop")
+
+    def __enter__(self) -> RunningGateway:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def serve_in_thread(
+    settings: GatewaySettings | None = None,
+    *,
+    skills: Skills | None = None,
+    keep: int = 50,
+) -> RunningGateway:
+    """Run a gateway in this process on a thread (default: loopback, a free port).
+
+    ``keep``: how many finished transactions and connections to remember in
+    :attr:`RunningGateway.transactions` / :attr:`RunningGateway.connections`.
+    Stop it with :meth:`RunningGateway.stop` (or use it as a context manager).
+    """
+    settings = settings or GatewaySettings(port=0)
+    recorder = Recorder(keep=keep)
+    return RunningGateway(Gateway(settings, skills=skills, recorder=recorder), recorder).start()

@@ -1,0 +1,367 @@
+"""One client connection of the reference gateway: its options, dialog and transactions.
+
+The server decodes each frame and hands the message to :meth:`Session.handle`;
+the session answers through the ``send`` callback. A transaction
+(``audio_start`` ... ``audio_end``) collects audio, runs the gateway's own
+endpointer on it (unless disabled), and when the utterance has ended (the
+speaker stopped, the client said ``audio_end``, a limit was reached) starts
+one processing task: speech to text in the worker pool, then
+``stt_transcript``, ``response``, ``text`` and the spoken reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+
+from agent.gateway.endpoint import Endpointer
+from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
+from agent.gateway.settings import VOICE_RE, GatewaySettings
+from agent.gateway.skills import Dialog, Skills
+from agent.gateway.stt_pool import SttError, SttPool
+from agent.gateway.tts import Espeak, TtsError
+from agent.protocol import (
+    AudioData,
+    AudioEnd,
+    AudioStart,
+    ClientMessage,
+    GatewayError,
+    GatewayMessage,
+    Location,
+    ReplyAudioData,
+    ReplyAudioEnd,
+    ReplyAudioStart,
+    Response,
+    SttOptions,
+    SttTranscript,
+    TextInput,
+    TextReply,
+    TtsOptions,
+    Unknown,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+CONTENT_TYPE = "audio/l16; rate=16000; channels=1"
+
+Send = Callable[[GatewayMessage, bool], Awaitable[None]]
+"""send(message, buffer_form): encode and send one message."""
+
+
+@dataclass
+class Services:
+    """What every session shares (one per server)."""
+
+    settings: GatewaySettings
+    skills: Skills
+    stt: SttPool
+    tts: Espeak
+    recorder: Recorder | None = None
+
+
+@dataclass
+class _Transaction:
+    id: str
+    options: dict[str, Any] | None
+    endpointer: Endpointer | None
+    no_speech_samples: int | None
+    last_audio: float
+    audio: bytearray = field(default_factory=bytearray)
+    end_reason: str | None = None  # the utterance has ended (no more analysis)
+    endpoint_sample: int | None = None
+    closed: bool = False  # no more audio will come (audio_end, timeout ...)
+    task: asyncio.Task[None] | None = None
+    transcript: str | None = None
+    confidence: float | None = None
+    source: str | None = None
+    skill: str | None = None
+    published: bool = False
+
+
+class Session:
+    """The gateway side of one connection."""
+
+    def __init__(
+        self,
+        number: int,
+        services: Services,
+        send: Send,
+        *,
+        buffer_form: bool | None = None,
+        endpointing: bool | None = None,
+        record: ConnectionRecord | None = None,
+    ) -> None:
+        s = services.settings
+        self.number = number
+        self.services = services
+        self._send_raw = send
+        self.buffer_form = s.reply.form == "node" if buffer_form is None else buffer_form
+        self.endpointing = s.endpointing.enabled if endpointing is None else endpointing
+        self.stt_options: dict[str, Any] = {}
+        self.tts_options: dict[str, Any] = {}
+        self.dialog = Dialog()
+        self.errors = 0
+        self.last_message = time.monotonic()
+        self._record = record
+        self._tx: _Transaction | None = None
+        self._text_task: asyncio.Task[None] | None = None
+        self._cap_bytes = int(s.limits.max_utterance_s * RATE) * 2
+
+    # ------------------------------------------------------------------ input
+
+    async def handle(self, msg: ClientMessage | Unknown) -> None:
+        """React to one decoded client message."""
+        self.last_message = time.monotonic()
+        if isinstance(msg, AudioData):
+            await self._audio_data(msg)
+        elif isinstance(msg, AudioStart):
+            self._audio_start(msg)
+        elif isinstance(msg, AudioEnd):
+            self._audio_end(msg)
+        elif isinstance(msg, SttOptions):
+            self.stt_options.update(msg.options)
+        elif isinstance(msg, TtsOptions):
+            self.tts_options.update(msg.options)
+        elif isinstance(msg, Location):
+            self.dialog.location = (msg.latitude, msg.longitude)
+        elif isinstance(msg, TextInput):
+            self._cancel(self._text_task)
+            work = self._reply(msg.id, msg.text, None)
+            self._text_task = asyncio.create_task(self._guard(msg.id, work))
+        else:
+            log.info("connection %d: ignoring unknown action %r", self.number, msg.action)
+
+    async def protocol_error(self, message: str, tid: str = "") -> None:
+        """Tell the client its message was bad (counted against ``limits.max_errors``)."""
+        self.errors += 1
+        log.info("connection %d: %s", self.number, message)
+        await self._send(GatewayError(tid, message))
+
+    @property
+    def too_many_errors(self) -> bool:
+        """True when the connection should be closed for misbehaving."""
+        return self.errors > self.services.settings.limits.max_errors
+
+    def _audio_start(self, msg: AudioStart) -> None:
+        old = self._tx
+        if old is not None and not old.closed:
+            if old.end_reason is None:
+                old.end_reason = "replaced"
+            self._cancel(old.task)  # the user spoke again: the old reply is stale
+            self._close(old)
+        stt = dict(self.stt_options)
+        if isinstance(msg.options, dict) and isinstance(msg.options.get("stt"), dict):
+            stt.update(msg.options["stt"])
+        self._tx = _Transaction(
+            id=msg.id,
+            options=msg.options,
+            endpointer=(
+                Endpointer(silence_ms=self.services.settings.endpointing.silence_ms)
+                if self.endpointing
+                else None
+            ),
+            no_speech_samples=self._no_speech_samples(stt) if self.endpointing else None,
+            last_audio=time.monotonic(),
+        )
+
+    def _no_speech_samples(self, stt: dict[str, Any]) -> int | None:
+        seconds: Any = stt.get("inactivity_timeout", self.services.settings.stt.no_speech_s)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            return None  # -1 (or nonsense): wait for the client or the cap
+        return max(1, int(seconds * RATE))
+
+    async def _audio_data(self, msg: AudioData) -> None:
+        tx = self._tx
+        if tx is None or tx.id != msg.id or tx.closed:
+            await self.protocol_error(f"audio_data for {msg.id!r} without audio_start", msg.id)
+            return
+        tx.last_audio = time.monotonic()
+        room = self._cap_bytes - len(tx.audio)
+        chunk = msg.audio[: max(0, room)]
+        tx.audio += chunk
+        if tx.end_reason is not None:
+            return  # already ended (e.g. by the endpointer): kept for the record only
+        samples = len(tx.audio) // 2
+        if tx.endpointer is not None:
+            end = tx.endpointer.feed(chunk)
+            if end is not None:
+                self._end(tx, "gateway", end)
+                return
+            if tx.endpointer.speech_start is None and tx.no_speech_samples is not None:
+                if samples >= tx.no_speech_samples:
+                    self._end(tx, "no_speech", samples)
+                    return
+        if len(tx.audio) >= self._cap_bytes:
+            self._end(tx, "cap", samples)
+
+    def _audio_end(self, msg: AudioEnd) -> None:
+        tx = self._tx
+        if tx is None or tx.id != msg.id or tx.closed:
+            log.debug("connection %d: audio_end for %r ignored", self.number, msg.id)
+            return
+        if tx.end_reason is None:
+            self._end(tx, "client", len(tx.audio) // 2)
+        self._close(tx)
+
+    # ------------------------------------------------------------ processing
+
+    def _end(self, tx: _Transaction, reason: str, sample: int) -> None:
+        tx.end_reason, tx.endpoint_sample = reason, sample
+        log.debug("connection %d: %s ended (%s) at sample %d", self.number, tx.id, reason, sample)
+        pcm = bytes(tx.audio[: 2 * sample])
+        tx.task = asyncio.create_task(self._guard(tx.id, self._process(tx, pcm)))
+        tx.task.add_done_callback(lambda _t: self._publish(tx))
+
+    async def _guard(self, turn: str, work: Awaitable[Any]) -> None:
+        """Run one turn's work; a failure ends that turn only."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except ConnectionClosed:
+            pass  # the client left; nothing to tell it
+        except Exception as exc:  # a skill bug must not take the connection down
+            log.exception("connection %d: turn %s failed", self.number, turn)
+            try:
+                await self._send(GatewayError(turn, f"internal error: {type(exc).__name__}"))
+            except ConnectionClosed:
+                pass
+
+    async def _process(self, tx: _Transaction, pcm: bytes) -> None:
+        stt = dict(self.stt_options)
+        if isinstance(tx.options, dict) and isinstance(tx.options.get("stt"), dict):
+            stt.update(tx.options["stt"])
+        pool = self.services.stt
+        try:
+            result = await pool.transcribe(
+                pcm,
+                engine=pool.engine_for(stt.get("engine")),
+                search=self.services.skills.search_for(self.dialog),
+            )
+        except SttError as exc:
+            await self._send(GatewayError(tx.id, str(exc)))
+            return
+        tx.transcript, tx.confidence, tx.source = result.text, result.confidence, result.source
+        log.info(
+            "connection %d: %s heard %r (%s, %.2f) in %.0f ms for %.1f s",
+            self.number,
+            tx.id,
+            result.text,
+            result.source,
+            result.confidence,
+            result.cpu_s * 1000,
+            result.audio_s,
+        )
+        await self._send(SttTranscript(tx.id, result.text, result.confidence, tx.id))
+        tts = tx.options.get("tts") if isinstance(tx.options, dict) else None
+        tx.skill = await self._reply(tx.id, result.text, tts if isinstance(tts, dict) else None)
+
+    async def _reply(self, turn: str, text: str, tts: dict[str, Any] | None) -> str:
+        """Ask the skills, then send response, text and the spoken reply. Returns the skill."""
+        answer = self.services.skills.respond(text, self.dialog)
+        reply = answer.reply
+        data: dict[str, Any] = {"speech": {"text": reply.text}, "skill": answer.skill}
+        if reply.card is not None:
+            data["card"] = reply.card
+        await self._send(Response(turn, data))
+        await self._send(TextReply(turn, reply.text, prompt=reply.prompt))
+        options = {**self.tts_options, **(tts or {})}
+        voice = options.get("voice")
+        if not isinstance(voice, str) or not VOICE_RE.match(voice):
+            voice = self.services.settings.tts.voice
+        try:
+            pcm = await self.services.tts.speak(reply.text, voice, self.services.settings.tts.speed)
+        except TtsError as exc:
+            log.warning("text to speech failed: %s", exc)
+            await self._send(GatewayError(turn, f"text to speech failed: {exc}"))
+            return answer.skill
+        rid = new_id()
+        step = max(2, self.services.settings.reply.chunk_ms * RATE // 1000 * 2)
+        await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
+        for i in range(0, len(pcm), step):
+            await self._send(ReplyAudioData(rid, pcm[i : i + step]))
+        # The Node form carries prompt on the text message only (as that gateway did).
+        await self._send(ReplyAudioEnd(rid, None if self.buffer_form else reply.prompt))
+        return answer.skill
+
+    async def _send(self, msg: GatewayMessage) -> None:
+        await self._send_raw(msg, self.buffer_form and isinstance(msg, ReplyAudioData))
+
+    # --------------------------------------------------------------- timers
+
+    def deadline(self) -> float:
+        """Monotonic time at which :meth:`tick` has something to do."""
+        s = self.services.settings.limits
+        when = self.last_message + s.idle_timeout_s
+        tx = self._tx
+        if tx is not None and not tx.closed:
+            when = min(when, tx.last_audio + s.transaction_timeout_s)
+        return when
+
+    async def tick(self) -> bool:
+        """Handle expired timers; True when the connection should close (idle)."""
+        s = self.services.settings.limits
+        now = time.monotonic()
+        tx = self._tx
+        if tx is not None and not tx.closed and now >= tx.last_audio + s.transaction_timeout_s:
+            if tx.end_reason is None:
+                tx.end_reason = "timeout"
+                await self.protocol_error(
+                    f"transaction {tx.id!r}: no audio for {s.transaction_timeout_s:g} s; dropped",
+                    tx.id,
+                )
+            self._close(tx)  # ended earlier (the old client's audio_end never came): quietly
+        return now >= self.last_message + s.idle_timeout_s
+
+    # ------------------------------------------------------------- teardown
+
+    async def close(self) -> None:
+        """The connection is gone: stop work, publish what is left."""
+        tx = self._tx
+        tasks = [t for t in (self._text_task, tx.task if tx else None) if t is not None]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if tx is not None and not tx.closed:
+            if tx.end_reason is None:
+                tx.end_reason = "closed"
+            self._close(tx)
+
+    def _close(self, tx: _Transaction) -> None:
+        tx.closed = True
+        self._publish(tx)
+
+    def _publish(self, tx: _Transaction) -> None:
+        recorder = self.services.recorder
+        if tx.published or not tx.closed or (tx.task is not None and not tx.task.done()):
+            return
+        tx.published = True
+        if recorder is not None:
+            recorder.finished(
+                TransactionRecord(
+                    connection=self.number,
+                    id=tx.id,
+                    audio=bytes(tx.audio),
+                    end_reason=tx.end_reason or "closed",
+                    endpoint_sample=tx.endpoint_sample,
+                    transcript=tx.transcript,
+                    confidence=tx.confidence,
+                    source=tx.source,
+                    skill=tx.skill,
+                    options=tx.options,
+                )
+            )
+
+    @staticmethod
+    def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()

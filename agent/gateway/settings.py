@@ -1,0 +1,338 @@
+"""The reference gateway's own settings: a small YAML -> frozen dataclasses.
+
+Annotated example: ``config/gateway.yaml``. Every key has a default, so no
+file at all gives a loopback gateway on port 8765. Errors are one line naming
+the file and the dotted key (:class:`~agent.config_schema.ConfigError`, exit
+status 78), through the same strict readers as the agent's configuration.
+
+Binding to anything but a loopback address needs TLS (``tls.cert`` and
+``tls.key``) and a bearer token (``auth.token`` or ``auth.token_file``):
+a gateway reachable from the network never runs open.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from agent.config_schema import ConfigError, Context, Reader, load_yaml_file
+
+__all__ = [
+    "AuthSettings",
+    "ConfigError",
+    "EndpointingSettings",
+    "GatewaySettings",
+    "LimitSettings",
+    "ReplySettings",
+    "SttSettings",
+    "TlsSettings",
+    "TtsSettings",
+    "is_loopback",
+    "load_gateway_settings",
+    "parse_gateway_settings",
+    "read_token",
+]
+
+VOICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.-]{0,63}$")
+"""An espeak-ng voice name (``en-us``, ``en-gb+f3``): never an option, never a path."""
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Serve ``wss://`` with this certificate chain and key (PEM files)."""
+
+    cert: str | None = None
+    """Certificate (chain) file; with ``key``, the gateway speaks TLS."""
+    key: str | None = None
+    """Private key file of ``cert``."""
+
+    @property
+    def enabled(self) -> bool:
+        """True when both files are given."""
+        return self.cert is not None and self.key is not None
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """The bearer token clients must present (``Authorization: Bearer T`` or ``?token=T``)."""
+
+    token: str | None = field(default=None, repr=False)
+    """The token itself (prefer ``token_file``)."""
+    token_file: str | None = None
+    """A file holding the token (surrounding whitespace ignored)."""
+
+    @property
+    def required(self) -> bool:
+        """True when clients must present a token."""
+        return self.token is not None or self.token_file is not None
+
+
+@dataclass(frozen=True)
+class SttSettings:
+    """Speech to text."""
+
+    engine: str = "pocketsphinx"
+    """Engine used unless a client's ``stt_options.engine`` names another known one."""
+    workers: int = 2
+    """Worker processes for speech to text (each loads the decoder once)."""
+    no_speech_s: float = 8.0
+    """Audio seconds without any speech after which the gateway ends the utterance
+    (a client's ``stt_options.inactivity_timeout`` overrides; -1 there = never)."""
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    """Text to speech with espeak-ng."""
+
+    voice: str = "en-us"
+    """espeak-ng voice (a client's ``tts_options.voice`` overrides when it is a valid name)."""
+    speed: int = 160
+    """Words per minute."""
+
+
+@dataclass(frozen=True)
+class ReplySettings:
+    """How spoken replies are sent."""
+
+    form: Literal["standard", "node"] = "standard"
+    """standard: base64 audio, ``prompt`` on ``text`` and ``audio_end``;
+    node: audio as a Node ``Buffer`` object and ``prompt`` only on ``text``."""
+    chunk_ms: int = 100
+    """Audio per ``audio_data`` message."""
+
+
+@dataclass(frozen=True)
+class EndpointingSettings:
+    """The gateway's own end-of-speech detection (in audio time)."""
+
+    enabled: bool = True
+    """false: only the client's ``audio_end`` (or the limits) ends an utterance."""
+    silence_ms: int = 700
+    """Trailing silence after speech that ends an utterance."""
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Bounds that keep one client from hurting the others."""
+
+    max_connections: int = 64
+    """More simultaneous clients are refused at the handshake (HTTP 503)."""
+    max_message_bytes: int = 1_048_576
+    """Larger frames close that connection (1009)."""
+    max_utterance_s: float = 30.0
+    """Audio kept per transaction; reaching it ends the utterance."""
+    transaction_timeout_s: float = 10.0
+    """An open transaction with no audio for this long is dropped with an error."""
+    idle_timeout_s: float = 300.0
+    """A connection with no message at all for this long is closed."""
+    max_errors: int = 50
+    """Protocol errors tolerated on one connection before it is closed (1008)."""
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the reference gateway needs."""
+
+    host: str = "127.0.0.1"
+    """Address to bind; anything but loopback needs ``tls`` and ``auth``."""
+    port: int = 8765
+    """TCP port (0: any free port)."""
+    tls: TlsSettings = TlsSettings()
+    auth: AuthSettings = AuthSettings()
+    stt: SttSettings = SttSettings()
+    tts: TtsSettings = TtsSettings()
+    reply: ReplySettings = ReplySettings()
+    endpointing: EndpointingSettings = EndpointingSettings()
+    limits: LimitSettings = LimitSettings()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Logging threshold of ``voice-agent gateway``."""
+
+    def replace(self, **changes: Any) -> GatewaySettings:
+        """A copy with ``changes`` applied (checked again)."""
+        new = dataclasses.replace(self, **changes)
+        check_exposure(new, "settings")
+        return new
+
+
+def _keys(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_KNOWN = tuple(
+    [*_keys(GatewaySettings)]
+    + [
+        f"{section}.{k}"
+        for section, cls in (
+            ("tls", TlsSettings),
+            ("auth", AuthSettings),
+            ("stt", SttSettings),
+            ("tts", TtsSettings),
+            ("reply", ReplySettings),
+            ("endpointing", EndpointingSettings),
+            ("limits", LimitSettings),
+        )
+        for k in _keys(cls)
+    ]
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(settings: GatewaySettings, source: str) -> None:
+    """Refuse a non-loopback bind without TLS and a token; refuse half a TLS pair."""
+    if (settings.tls.cert is None) != (settings.tls.key is None):
+        key = "tls.key" if settings.tls.key is None else "tls.cert"
+        raise ConfigError(source, key, "expected both tls.cert and tls.key, or neither")
+    if settings.auth.token is not None and settings.auth.token_file is not None:
+        raise ConfigError(source, "auth.token", "expected auth.token or auth.token_file, not both")
+    if not is_loopback(settings.host):
+        if not settings.tls.enabled:
+            raise ConfigError(
+                source,
+                "tls.cert",
+                f"binding to {settings.host} (not loopback) needs tls.cert and tls.key",
+            )
+        if not settings.auth.required:
+            raise ConfigError(
+                source,
+                "auth.token_file",
+                f"binding to {settings.host} (not loopback) needs auth.token or auth.token_file",
+            )
+
+
+def parse_gateway_settings(
+    data: Mapping[str, Any] | None,
+    source: str = "<gateway settings>",
+    base_dir: str | os.PathLike[str] | None = None,
+) -> GatewaySettings:
+    """Validate parsed YAML (``None``: all defaults) and build the settings."""
+    ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd(), _KNOWN)
+    top = Reader(data, "", ctx, _keys(GatewaySettings))
+    d = GatewaySettings()
+    host = top.string("host", d.host)
+    assert host is not None
+    port = top.integer("port", d.port, lo=0, hi=65535)
+    assert port is not None
+
+    tls_r = top.sub("tls", _keys(TlsSettings))
+    tls = TlsSettings(
+        cert=tls_r.path("cert", must_exist=True), key=tls_r.path("key", must_exist=True)
+    )
+
+    auth_r = top.sub("auth", _keys(AuthSettings))
+    auth = AuthSettings(
+        token=auth_r.string("token", None, secret=True),
+        token_file=auth_r.path("token_file", must_exist=True),
+    )
+
+    stt_r = top.sub("stt", _keys(SttSettings))
+    stt = SttSettings(
+        engine=stt_r.choice("engine", d.stt.engine, _engine_names()),
+        workers=_int(stt_r, "workers", d.stt.workers, 1, 16),
+        no_speech_s=stt_r.duration("no_speech_s", d.stt.no_speech_s),
+    )
+
+    tts_r = top.sub("tts", _keys(TtsSettings))
+    voice = tts_r.string("voice", d.tts.voice)
+    assert voice is not None
+    if not VOICE_RE.match(voice):
+        tts_r.fail("voice", f"expected an espeak-ng voice name such as en-us, got {voice!r}")
+    tts = TtsSettings(voice=voice, speed=_int(tts_r, "speed", d.tts.speed, 80, 450))
+
+    reply_r = top.sub("reply", _keys(ReplySettings))
+    reply = ReplySettings(
+        form=reply_r.choice("form", d.reply.form, ("standard", "node")),  # type: ignore[arg-type]
+        chunk_ms=_int(reply_r, "chunk_ms", d.reply.chunk_ms, 10, 1000),
+    )
+
+    ep_r = top.sub("endpointing", _keys(EndpointingSettings))
+    endpointing = EndpointingSettings(
+        enabled=ep_r.boolean("enabled", d.endpointing.enabled),
+        silence_ms=_int(ep_r, "silence_ms", d.endpointing.silence_ms, 100, 5000),
+    )
+
+    lim_r = top.sub("limits", _keys(LimitSettings))
+    dl = d.limits
+    limits = LimitSettings(
+        max_connections=_int(lim_r, "max_connections", dl.max_connections, 1, 100_000),
+        max_message_bytes=_int(lim_r, "max_message_bytes", dl.max_message_bytes, 1024, 64 << 20),
+        max_utterance_s=_bounded(lim_r, "max_utterance_s", dl.max_utterance_s, 1, 600),
+        transaction_timeout_s=lim_r.duration("transaction_timeout_s", dl.transaction_timeout_s),
+        idle_timeout_s=lim_r.duration("idle_timeout_s", dl.idle_timeout_s),
+        max_errors=_int(lim_r, "max_errors", dl.max_errors, 1, 1_000_000),
+    )
+    log_level = top.choice("log_level", d.log_level, ("debug", "info", "warning", "error"))
+
+    settings = GatewaySettings(
+        host=host,
+        port=port,
+        tls=tls,
+        auth=auth,
+        stt=stt,
+        tts=tts,
+        reply=reply,
+        endpointing=endpointing,
+        limits=limits,
+        log_level=log_level,  # type: ignore[arg-type]
+    )
+    check_exposure(settings, source)
+    return settings
+
+
+def load_gateway_settings(path: str | os.PathLike[str] | None) -> GatewaySettings:
+    """Read ``path`` (``None``: all defaults); raises :class:`ConfigError`."""
+    if path is None:
+        return GatewaySettings()
+    source = os.fspath(path)
+    data = load_yaml_file(source)
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(source, None, "expected a mapping of settings at the top level")
+    return parse_gateway_settings(data, source, Path(source).resolve().parent)
+
+
+def read_token(auth: AuthSettings) -> str | None:
+    """The configured token (from ``token_file`` when set); raises :class:`ConfigError`."""
+    if auth.token is not None:
+        return auth.token
+    if auth.token_file is None:
+        return None
+    try:
+        token = Path(auth.token_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(auth.token_file, "auth.token_file", f"cannot read it: {exc}") from None
+    if not token:
+        raise ConfigError(auth.token_file, "auth.token_file", "the file holds no token")
+    return token
+
+
+def _int(r: Reader, name: str, default: int, lo: int, hi: int) -> int:
+    value = r.integer(name, default, lo=lo, hi=hi)
+    assert value is not None
+    return value
+
+
+def _bounded(r: Reader, name: str, default: float, lo: float, hi: float) -> float:
+    value = r.number(name, default, lo=lo, hi=hi, what="a duration in seconds")
+    assert value is not None
+    return value
+
+
+def _engine_names() -> tuple[str, ...]:
+    # Imported here: the engine table is light, but keep settings free of STT imports.
+    from agent.gateway.stt import ENGINE_NAMES
+
+    return ENGINE_NAMES
