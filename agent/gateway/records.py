@@ -115,6 +115,19 @@ class Recorder:
         with self._lock:
             return self._finished
 
+    def wait_for_id(self, tid: str, timeout: float = 30.0) -> TransactionRecord:
+        """Block until transaction ``tid`` has finished (the newest such); raises TimeoutError."""
+
+        def find() -> TransactionRecord | None:
+            return next((r for r in reversed(self._transactions) if r.id == tid), None)
+
+        with self._lock:
+            if not self._lock.wait_for(lambda: find() is not None, timeout):
+                raise TimeoutError(f"transaction {tid!r} has not finished")
+            found = find()
+            assert found is not None
+            return found
+
     def wait_for(self, count: int, timeout: float = 30.0) -> list[TransactionRecord]:
         """Block until ``count`` transactions have finished in total; raises TimeoutError."""
         with self._lock:

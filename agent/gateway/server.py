@@ -242,6 +242,10 @@ class RunningGateway:
         """Block until ``count`` transactions have finished since the start."""
         return self.recorder.wait_for(count, timeout)
 
+    def transaction(self, tid: str, timeout: float = 60.0) -> TransactionRecord:
+        """The finished transaction ``tid``, waiting for it to finish."""
+        return self.recorder.wait_for_id(tid, timeout)
+
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop

@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +35,8 @@ def _init_worker(
     default: str, searches: Mapping[str, str], pronunciations: Mapping[str, str]
 ) -> None:
     # Loaded here, once per process; other engines on first use.
+    # Ctrl-C reaches the whole process group: the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("agent").setLevel(logging.WARNING)
     _INIT.update(searches=dict(searches), pronunciations=dict(pronunciations))
     _ENGINES[default] = create_engine(default, searches, pronunciations)
