@@ -304,3 +304,10 @@ def test_config_file_mentions_every_key() -> None:
     ):
         assert f"{key}:" in text, key
     assert textwrap.dedent(text)  # parsed above; here only the documentation
+
+
+def test_the_server_refuses_an_open_non_loopback_bind_however_built() -> None:
+    from agent.gateway.server import Gateway
+
+    with pytest.raises(ConfigError, match="not loopback"):
+        Gateway(GatewaySettings(host="0.0.0.0", port=0))

@@ -257,3 +257,15 @@ def test_silence_only_ends_as_no_speech(gateway: RunningGateway) -> None:
     rec = gateway.transaction(tid)
     assert rec.end_reason == "no_speech" and rec.endpoint_sample == RATE
     assert len(rec.audio) == sent
+
+
+def test_a_new_audio_start_replaces_an_unfinished_transaction(gateway: RunningGateway) -> None:
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    half = spoken("do you have a pool", trail_s=0.0)[: 16000 * 2]  # cut mid-sentence
+    with open_client(gateway.url) as ws:
+        ws.send(json.dumps({"id": old, "action": "audio_start"}))
+        ws.send(audio_msg(old, half))
+        turn = utterance(ws, spoken("what time is it"), tid=new)
+        assert turn.transcript.id == new and turn.skill == "time"
+    rec = gateway.transaction(old)
+    assert rec.end_reason == "replaced" and rec.audio == half and rec.transcript is None

@@ -36,7 +36,7 @@ from websockets.http11 import Request, Response
 
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.session import Services, Session
-from agent.gateway.settings import GatewaySettings, read_token
+from agent.gateway.settings import GatewaySettings, check_exposure, read_token
 from agent.gateway.skills import Skills, default_skills
 from agent.gateway.stt_pool import SttPool
 from agent.gateway.tts import Espeak
@@ -56,6 +56,7 @@ class Gateway:
         recorder: Recorder | None = None,
         tts: Espeak | None = None,
     ) -> None:
+        check_exposure(settings, "gateway settings")  # however they were built
         self.settings = settings
         skills = skills or default_skills()
         self._token = read_token(settings.auth)

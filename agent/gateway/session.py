@@ -152,11 +152,14 @@ class Session:
 
     def _audio_start(self, msg: AudioStart) -> None:
         old = self._tx
-        if old is not None and not old.closed:
-            if old.end_reason is None:
-                old.end_reason = "replaced"
-            self._cancel(old.task)  # the user spoke again: the old reply is stale
-            self._close(old)
+        if old is not None:
+            # The user spoke again: the last utterance wins, the old reply is stale.
+            self._cancel(old.task)
+            self._cancel(self._text_task)
+            if not old.closed:
+                if old.end_reason is None:
+                    old.end_reason = "replaced"
+                self._close(old)
         stt = dict(self.stt_options)
         if isinstance(msg.options, dict) and isinstance(msg.options.get("stt"), dict):
             stt.update(msg.options["stt"])

@@ -153,12 +153,6 @@ class GatewaySettings:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging threshold of ``voice-agent gateway``."""
 
-    def replace(self, **changes: Any) -> GatewaySettings:
-        """A copy with ``changes`` applied (checked again)."""
-        new = dataclasses.replace(self, **changes)
-        check_exposure(new, "settings")
-        return new
-
 
 def _keys(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
