@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Benchmarks: listening CPU, silence gate, memory, latency and sample continuity.
+
+Each figure is measured on this machine side by side with its reference and
+printed with its target and PASS/FAIL; the table is written to
+docs/benchmarks.md with the command that produced it. The daemon is the real
+``voice-agent run`` in its own process (file input, not paced), against the
+reference gateway (``agent.gateway``) running in this process on 127.0.0.1.
+
+    .venv/bin/python scripts/bench.py                 # full: ~100 s audio, 1,000 turns
+    .venv/bin/python scripts/bench.py --quick --out /tmp/b.md   # 10 s, 5 turns (the test)
+
+Figures only: nothing here asserts. Exit status 0 whether targets pass or not
+(1 only when a measurement itself could not be made).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchmarks.common import REPO, Row, write_wav  # noqa: E402
+from benchmarks.report import markdown, text_table  # noqa: E402
+
+GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
+QUIET_DBFS = -65.0
+MODELS = ["hey_jarvis"]
+STEPS = ("cpu", "gate", "scores", "soak")
+
+NOTES = """
+## How each figure is measured
+
+* **1a-2a, listening CPU.** `voice-agent run --config FILE` in its own process with
+  `audio.input.file` and `realtime: false` (it reads as fast as it can and exits at the
+  end of the file), one wake model. Its CPU is the kernel's user + system time of that
+  process (`wait4`), so the gateway (in the benchmark's process) is not counted. Start-up
+  (imports, loading the models, connecting) is the process's CPU time at its `connected`
+  event; the ratio uses the CPU after it, and the figure with start-up is printed beside
+  it. The reference is openWakeWord's own `Model(...).predict` on 80 ms frames of the
+  same file, same model, same interpreter, in a fresh process (`bench_wake.cpu_per_audio_second`:
+  CPU time around the loop only). Talk is the shared 34.5 s office-talk clip (no wake
+  word) repeated; the quiet room is white noise at -65 dBFS RMS. Every run is made
+  `--repeats` times, references and daemon runs taking turns, and the lowest CPU of
+  each kind is kept (other work on a shared machine only ever adds CPU time).
+* **2b-2d, silence gate.** `agent.wake.WakeDetector` with and without the gate on the
+  signals of `tests/test_wake.py` (`gate_signals`): shared wake clips after 1-3 s of
+  digital silence or -70 dBFS hiss, espeak-ng wake phrases after 3 s of quiet, a
+  sequence where sound returns three times, and the talk clip; four models. A
+  detection must have the same model and sample position with the gate. 2d times, on
+  the wall clock, the frame at which sound returns (the gate replays the buffered
+  window through the models): in real time that is the most a detection is delayed.
+* **3a-3b, memory.** VmHWM and VmRSS from `/proc/<pid>/status` of the daemon process
+  itself (not `getrusage`, whose `ru_maxrss` a child inherits from its parent here):
+  at the `connected` event, at the 10th and the last turn's `audio_end` (the daemon is
+  then waiting for the reply), and every 0.2 s. The reference is a fresh interpreter
+  after `import openwakeword.model` and one model (`bench_wake.peak_rss_mb`).
+* **3c, scores.** Every 80 ms frame of every shared clip (padded with 1 s of silence),
+  six models, against `openwakeword.model.Model.predict` (`tests/test_wake.py`
+  `test_scores_match_openwakeword_model_predict` asserts the same bound).
+* **4a-5c, latency and soak.** One WAV of N turns [`hey jarvis`, `what time is it`,
+  2.5 s quiet] (espeak-ng) under -60 dBFS hiss, so every slice of it is unique;
+  `sounds.wake: null`, `listen.end_of_speech: vad`, `silence_ms: 700`. The gateway
+  records each client message with `time.monotonic()` as it decodes it; the daemon
+  writes timing marks (`agent/timings.py`, on only when `VOICE_AGENT_TIMINGS` is set)
+  when the wake detector returns a detection, when a gateway message is decoded, and
+  when the player hands the first sample of a reply to its sink (`on_started`).
+  Both clocks are CLOCK_MONOTONIC. 4a and 4c give the 95th percentile against the
+  target (median and maximum printed too); 4b is in audio time: where the transaction
+  ended minus the phrase's last spoken sample (louder than 2 % of its peak). 5a finds
+  each transaction's audio in the source file and compares it sample for sample.
+  Because the input is not paced, all turns run back to back as fast as the daemon and
+  the gateway go; both share this machine's cores.
+"""
+
+
+# Why a target is missed, printed under the table when that row fails.
+WHY = {
+    "4b": """
+**4b (end of speech) is missed by design, not by a slow path.** The figure is
+silence_ms plus two lags. (1) Silero VAD's lag: `agent.vad` counts the silence from
+the end of the last 32 ms chunk it still judged speech, and Silero's probability
+stays above the hysteresis floor (threshold - 0.15) for a while after the voice
+stops; the column "agent.vad's own end point" is that alone, before the daemon
+adds anything. (2) The daemon acts on whole 80 ms capture frames (and the VAD on
+whole 32 ms chunks), so the end is seen at the end of the frame that holds it:
+0-80 ms (+ up to 32 ms) later, in audio time and equally on the wall clock with a
+real microphone. Tried on 200 turns: capture frames of 40 ms and 20 ms
+(`agent/daemon.py` FRAME_SAMPLES) gave a maximum of 853 and 833 ms, for +0.6 and
++2 ms/s of idle CPU: not enough, since the VAD's lag alone can exceed 100 ms.
+Meeting "silence_ms + 100 ms" at the worst case would take counting the silence
+from the last chunk above the start threshold (measured offline: lag max 94 ms
+instead of 125 ms) and smaller capture frames; or a target of silence_ms + 200 ms.
+""",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="short inputs (10 s of audio, 5 turns) for the test suite")
+    parser.add_argument("--turns", type=int, default=None, help="soak turns (default 1000)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="seconds of talk and of quiet room (default: 3 talk clips, 100 s)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="Markdown file for the table (default: docs/benchmarks.md, "
+                             "none with --quick)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="CPU runs of each kind, the lowest kept (default 2; 1 with --quick)")
+    parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS),
+                        help="run only these parts (no table is written unless --out)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args()
+    turns = args.turns or (5 if args.quick else 1000)
+    args.repeats = args.repeats or (1 if args.quick else 2)
+    partial = set(args.only) != set(STEPS)
+    out = args.out or (None if args.quick or partial else REPO / "docs" / "benchmarks.md")
+
+    import numpy as np
+    from bench_wake import quiet_room, talk_clip
+    from benchmarks.cpu import cpu_rows
+    from benchmarks.detection import gate_rows, score_match_row
+    from benchmarks.gateway import start_gateway
+    from benchmarks.soak import run_soak
+
+    t0 = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="voice-agent-bench-"))
+    talk = talk_clip()
+    if args.seconds is not None or args.quick:
+        seconds = args.seconds or 10.0
+        repeats = int(np.ceil(seconds * 16000 / talk.size))
+        talk = np.tile(talk, repeats)[: int(seconds * 16000)]
+        quiet_s = seconds
+    else:
+        talk = np.tile(talk, 3)
+        quiet_s = 100.0
+    talk_wav = write_wav(workdir / "talk.wav", talk)
+    quiet_wav = write_wav(workdir / "quiet.wav", quiet_room(quiet_s, QUIET_DBFS))
+
+    rows: list[Row] = []
+    gateway = start_gateway()
+    try:
+        print(f"reference gateway on {gateway.url}; working in {workdir}", flush=True)
+        steps = {
+            "cpu": lambda: cpu_rows(
+                gateway.url, workdir, talk_wav, quiet_wav, MODELS, GATE_DBFS, args.repeats
+            ),
+            "gate": lambda: gate_rows(GATE_DBFS, args.quick, workdir),
+            "scores": lambda: [score_match_row(args.quick)],
+            "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
+        }
+        for name in STEPS:
+            if name not in args.only:
+                continue
+            new = steps[name]()
+            print(text_table(new), flush=True)
+            rows += new
+    finally:
+        gateway.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    rows.sort(key=lambda r: r.key)
+    took = time.monotonic() - t0
+    print(f"\n{sum(r.passed is True for r in rows)}/{sum(r.passed is not None for r in rows)} "
+          f"targets met in {took:.0f} s")
+    if out is not None:
+        command = ".venv/bin/python scripts/bench.py " + " ".join(
+            shlex.quote(a) for a in sys.argv[1:]
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        why = "".join(WHY[r.key] for r in rows if r.passed is False and r.key in WHY)
+        notes = NOTES + ("\n## Targets not met\n" + why if why else "")
+        out.write_text(markdown(rows, command.strip(), took, notes))
+        print(f"table written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
