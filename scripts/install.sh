@@ -164,6 +164,7 @@ if systemd_running; then
     systemctl enable "$UNIT"
     # An update: a running daemon picks up the new code now.
     systemctl try-restart "$UNIT"
+    say "$UNIT installed and enabled"
 else
     # No systemd to ask (a chroot, an image, --root): what `systemctl enable`
     # would do for WantedBy=multi-user.target.
@@ -177,7 +178,7 @@ cat <<EOF
 voice-agent is installed in $VENV.
 Next steps:
   1. Edit the configuration (gateway.url at least):  sudo nano $ETC/config.yaml
-     Check it:  $VENV/bin/voice-agent check-config --config $ETC/config.yaml
+     Check it:  sudo $VENV/bin/voice-agent check-config $ETC/config.yaml
   2. Start it:  sudo systemctl start voice-agent
   3. Follow it: journalctl -u voice-agent -f
 EOF
