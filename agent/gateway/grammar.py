@@ -50,6 +50,23 @@ _NUMBERS = {
 }
 
 
+WAKE_PHRASES = ("hey jarvis", "jarvis", "alexa", "hey mycroft", "mycroft", "hey rhasspy", "rhasspy")
+"""Wake words a device's pre-roll may carry in front of a command (optional in every grammar)."""
+WAKE_PRONUNCIATIONS = {"mycroft": "M AY K R AO F T", "rhasspy": "R AE S P IY"}
+"""CMU ARPAbet phones of the wake words pocketsphinx's dictionary lacks."""
+
+
+def strip_wake(text: str) -> str:
+    """``text`` (normalised) without a leading wake phrase: the device's pre-roll
+    puts the end of the wake word in front of what the user asked."""
+    for phrase in sorted(WAKE_PHRASES, key=len, reverse=True):
+        if text == phrase:
+            return ""
+        if text.startswith(phrase + " "):
+            return text[len(phrase) + 1 :]
+    return text
+
+
 class PatternError(ValueError):
     """A phrase pattern that cannot be parsed."""
 
@@ -196,7 +213,7 @@ class Grammar:
 
     def match(self, text: str, groups: Iterable[str]) -> str | None:
         """The first of ``groups`` whose sentences include ``text`` (normalised), or None."""
-        norm = normalize(text)
+        norm = strip_wake(normalize(text))
         for name in groups:
             if norm in self._sentences[name]:
                 return name
@@ -217,7 +234,10 @@ class Grammar:
                     pending.append(self._rules[ref])
         lines = ["#JSGF V1.0;", f"grammar {name};"]
         alts = [_jsgf(n) for g in chosen for n in self._groups[g]]
-        lines.append("public <utterance> = " + " | ".join(alts) + ";")
+        # An utterance may begin with (the end of) a wake word: devices send
+        # pre-roll from before the detection point.
+        lines.append("public <utterance> = [<wake>] (" + " | ".join(alts) + ");")
+        lines.append("<wake> = (" + " | ".join(WAKE_PHRASES) + ");")
         for ref in sorted(used):
             lines.append(f"<{ref}> = {_jsgf(self._rules[ref])};")
         return "\n".join(lines) + "\n"

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from agent.gateway.endpoint import FRAME, frame_levels, speech_mask
+from agent.gateway.grammar import WAKE_PRONUNCIATIONS, strip_wake
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class PocketsphinxEngine:
         # and general language model from the wheel (search "_default").
         self._decoder: Any = Decoder(loglevel="FATAL")
         self._lm_search = self._decoder.current_search()
-        for word, phones in pronunciations.items():
+        for word, phones in {**WAKE_PRONUNCIATIONS, **pronunciations}.items():
             if self._decoder.lookup_word(word) is None:
                 self._decoder.add_word(word, phones, True)
         self._fsgs: dict[str, Any] = {}
@@ -174,16 +175,20 @@ class PocketsphinxEngine:
 
         def done(text: str, confidence: float, source: str) -> Transcript:
             cpu = time.perf_counter() - started
+            text = strip_wake(text)  # the wake word is the device's business, not the answer's
             return Transcript(text, round(min(max(confidence, 0.0), 1.0), 3), source, audio_s, cpu)
 
         if len(pcm) < FRAME * 2 * 5:
             return done("", 0.0, "none")
         if search is not None and search in self._fsgs:
-            text, segs = self._decode(search, pcm)
-            if text and self._fsgs[search].accept(text):
-                confidence = self._confidence(search, text, segs, pcm, mask)
-                if confidence >= MIN_CONFIDENCE:
-                    return done(text, confidence, "grammar")
+            # A device's pre-roll may open with the tail of its wake word; when the
+            # grammar fails on the whole, try again from the first pause on.
+            for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
+                text, segs = self._decode(search, part)
+                if text and self._fsgs[search].accept(text):
+                    confidence = self._confidence(search, text, segs, part, part_mask)
+                    if confidence >= MIN_CONFIDENCE:
+                        return done(text, confidence, "grammar")
         elif search is not None:
             log.warning("no grammar named %r; using the general model", search)
         text, _ = self._decode(self._lm_search, pcm)
@@ -216,6 +221,37 @@ class PocketsphinxEngine:
         self._decode("_phones", cut)
         per_frame = (grammar_score - self._last_score) / max(1, (b - a) // 160)
         return _logistic(per_frame)
+
+
+LEADING_FRAGMENT_MAX_S = 1.2  # a wake word's tail in the pre-roll is shorter than this
+LEADING_PAUSE_MIN_S = 0.12  # and is followed by at least this much near-silence
+PAUSE_BELOW_PEAK_DB = 30.0  # "near-silence": this far below the loudest frame
+
+
+def _after_leading_fragment(pcm: bytes, mask: np.ndarray) -> list[tuple[bytes, np.ndarray]]:
+    """``pcm`` from the first pause on, when it opens with a short sound and a
+    pause before the rest (e.g. "...vis | set a timer"); else nothing.
+
+    Found from frame levels, not the speech mask: the adaptive detector is
+    still learning the noise floor during the first second.
+    """
+    levels = frame_levels(pcm)
+    if not len(levels):
+        return []
+    quiet = levels < levels.max() - PAUSE_BELOW_PEAK_DB
+    loud = np.flatnonzero(~quiet)
+    limit = int(LEADING_FRAGMENT_MAX_S * RATE) // FRAME
+    need = max(1, int(LEADING_PAUSE_MIN_S * RATE) // FRAME)
+    if not len(loud):
+        return []
+    run = 0
+    first = int(loud[0])
+    for i in range(first, min(first + limit, len(levels))):
+        run = run + 1 if quiet[i] else 0
+        if run >= need and (~quiet[i + 1 :]).any():
+            cut = i + 1 - need // 2  # keep a little of the pause before the words
+            return [(pcm[2 * cut * FRAME :], mask[cut:] if len(mask) > cut else mask)]
+    return []
 
 
 def _trim(pcm: bytes) -> tuple[bytes, np.ndarray]:
