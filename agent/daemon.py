@@ -21,7 +21,7 @@ from typing import Any
 from agent import events_queue as ev
 from agent import timings
 from agent.config import ConfigError, Settings, load_config
-from agent.conversation import Conversation, Ports
+from agent.conversation import Conversation
 from agent.device_ports import (
     EndpointerFactory,
     LedIndicator,
@@ -29,6 +29,7 @@ from agent.device_ports import (
     RecordingEvents,
     espeak_wav,
 )
+from agent.ports import Ports
 
 log = logging.getLogger(__name__)
 
