@@ -56,18 +56,25 @@ NOTES = """
   detection must have the same model and sample position with the gate. 2d times, on
   the wall clock, the frame at which sound returns (the gate replays the buffered
   window through the models): in real time that is the most a detection is delayed.
+  The replay costs some 40 ordinary frames at once, so it scales with the board: on
+  cores ten times slower than these it would hold a detection back by over 0.5 s.
 * **3a-3b, memory.** VmHWM and VmRSS from `/proc/<pid>/status` of the daemon process
   itself (not `getrusage`, whose `ru_maxrss` a child inherits from its parent here):
-  at the `connected` event, at the 10th and the last turn's `audio_end` (the daemon is
-  then waiting for the reply), and every 0.2 s. The reference is a fresh interpreter
-  after `import openwakeword.model` and one model (`bench_wake.peak_rss_mb`).
+  at the `connected` event, at the `audio_end` of the 10th turn, of every quarter of
+  the turns and of the last (the daemon is then waiting for the reply), and every
+  0.2 s. The reference is a fresh interpreter after `import openwakeword.model` and
+  one model (`bench_wake.peak_rss_mb`).
 * **3c, scores.** Every 80 ms frame of every shared clip (padded with 1 s of silence),
   six models, against `openwakeword.model.Model.predict` (`tests/test_wake.py`
   `test_scores_match_openwakeword_model_predict` asserts the same bound).
 * **4a-5c, latency and soak.** One WAV of N turns [`hey jarvis`, `what time is it`,
   2.5 s quiet] (espeak-ng) under -60 dBFS hiss, so every slice of it is unique;
-  `sounds.wake: null`, `listen.end_of_speech: vad`, `silence_ms: 700`. The gateway
-  records each client message with `time.monotonic()` as it decodes it; the daemon
+  `sounds.wake: null`, `listen.end_of_speech: vad`, `silence_ms: 700`. The reference
+  gateway (default settings, in the benchmark's process) records what each transaction
+  received; a subclass of its `Recorder` also notes `time.monotonic()` for each client
+  message as the gateway decodes it. Its own endpointer is on, as shipped, and usually
+  ends an utterance on its side first (5b: "ended by gateway"); the daemon still streams
+  until its own VAD ends the utterance, which is what 4b measures. The daemon
   writes timing marks (`agent/timings.py`, on only when `VOICE_AGENT_TIMINGS` is set)
   when the wake detector returns a detection, when a gateway message is decoded, and
   when the player hands the first sample of a reply to its sink (`on_started`).
@@ -76,7 +83,8 @@ NOTES = """
   ended minus the phrase's last spoken sample (louder than 2 % of its peak). 5a finds
   each transaction's audio in the source file and compares it sample for sample.
   Because the input is not paced, all turns run back to back as fast as the daemon and
-  the gateway go; both share this machine's cores.
+  the gateway (speech to text and espeak-ng for every reply) go; both share this
+  machine's cores.
 """
 
 
@@ -91,9 +99,10 @@ stops; the column "agent.vad's own end point" is that alone, before the daemon
 adds anything. (2) The daemon acts on whole 80 ms capture frames (and the VAD on
 whole 32 ms chunks), so the end is seen at the end of the frame that holds it:
 0-80 ms (+ up to 32 ms) later, in audio time and equally on the wall clock with a
-real microphone. Tried on 200 turns: capture frames of 40 ms and 20 ms
-(`agent/daemon.py` FRAME_SAMPLES) gave a maximum of 853 and 833 ms, for +0.6 and
-+2 ms/s of idle CPU: not enough, since the VAD's lag alone can exceed 100 ms.
+real microphone. Tried on 200 turns (an experiment, not kept): capture frames of
+40 ms and 20 ms (`agent/daemon.py` FRAME_SAMPLES) gave a maximum of 853 and 833 ms,
+for about +1 and +2 ms/s of gated idle CPU: not enough, since the VAD's lag alone can
+exceed 100 ms.
 Meeting "silence_ms + 100 ms" at the worst case would take counting the silence
 from the last chunk above the start threshold (measured offline: lag max 94 ms
 instead of 125 ms) and smaller capture frames; or a target of silence_ms + 200 ms.

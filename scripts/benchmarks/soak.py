@@ -380,6 +380,10 @@ def soak_rows(
     reasons: dict[str, int] = {}
     for r in got:
         reasons[r.end_reason] = reasons.get(r.end_reason, 0) + 1
+    ours: dict[str, int] = {}
+    for e in daemon.events:
+        if e["event"] == "audio_end":
+            ours[str(e.get("reason"))] = ours.get(str(e.get("reason")), 0) + 1
     errors = daemon.count("error")
     states_ok = all(v == n for v in counts.values()) and errors == 0 and code == 0
     early = watch.at_turn.get(min(10, n))
@@ -399,7 +403,9 @@ def soak_rows(
             "5b",
             "Stuck states: every turn ends in idle",
             ", ".join(f"{k} {v}" for k, v in counts.items())
-            + f"; errors {errors}; exit {code}; ended by (gateway's record): "
+            + f"; errors {errors}; exit {code}; audio_end reasons: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(ours.items()))
+            + "; ended by (gateway's record): "
             + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())),
             f"{n} turns",
             "all counts equal to the turns, 0 errors, exit 0",
