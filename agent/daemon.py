@@ -14,6 +14,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,10 +171,12 @@ class Daemon:
     def _loop(self, watchdog: float | None) -> None:
         conv = self.conversation
         notifier = self.parts.notifier
+        next_ping = 0.0
         while not conv.finished:
             timeout = conv.next_timeout()
             if watchdog is not None:
-                timeout = watchdog if timeout is None else min(timeout, watchdog)
+                until_ping = max(0.0, next_ping - time.monotonic())
+                timeout = until_ping if timeout is None else min(timeout, until_ping)
             try:
                 event = self.queue.get(timeout=timeout)
             except queue.Empty:
@@ -189,8 +192,11 @@ class Daemon:
                 if isinstance(event, ev.AudioFrame):
                     self._in_flight.release()
             conv.tick()
-            if watchdog is not None:
+            # Pinged from this loop, so a hung state machine stops the pings;
+            # once per interval (half of WatchdogSec), not once per event.
+            if watchdog is not None and time.monotonic() >= next_ping:
                 notifier.watchdog()
+                next_ping = time.monotonic() + watchdog
 
     def _on_state(self, state: str) -> None:
         self.parts.notifier.status(state)
