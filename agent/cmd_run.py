@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,10 +14,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the configuration (exit 78 if bad) and run the daemon until stopped."""
+    """Load the configuration (exit 78 if bad) and run the daemon until stopped.
+
+    A part that cannot start at all (a wake model that cannot be loaded, an
+    input file that cannot be read) stops it with one line and exit 1; a
+    device that is missing or goes away is retried by its source instead.
+    """
     from agent.config import load_or_exit
 
     settings = load_or_exit(args.config)
+    from agent.audio.sources import SourceError
     from agent.daemon import Daemon
+    from agent.wake_models import WakeModelError
 
-    return Daemon(settings, args.config).run()
+    try:
+        daemon = Daemon(settings, args.config)
+    except (WakeModelError, SourceError) as exc:
+        print(f"voice-agent: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return daemon.run()

@@ -92,7 +92,7 @@ def _resource(filename: str) -> Path:
     if directory is None:
         raise WakeModelError(
             "openwakeword 0.5.1 is not installed: its bundled models are needed "
-            "(pip install openwakeword==0.5.1)"
+            "(pip install --no-deps openwakeword==0.5.1)"
         )
     path = directory / filename
     if not path.is_file():

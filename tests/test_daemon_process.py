@@ -245,3 +245,26 @@ def test_bad_config_exits_78_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 78
     assert done.stderr.strip().count("\n") == 0
     assert "wake.threshold" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_part_that_cannot_start_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+    model = tmp_path / "custom.tflite"  # exists, so the config is valid; no .onnx beside it
+    model.write_bytes(b"not a model")
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 0.5)])
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        "ws://127.0.0.1:9",
+        audio,
+        tmp_path / "o.wav",
+        wake={"models": [str(model)]},
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", "--config", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "voice-agent: cannot start:" in done.stderr and "custom.tflite" in done.stderr
