@@ -71,7 +71,6 @@ class Conversation:
         self.endpointer: Endpointer | None = None
         self.followup_options: dict[str, Any] | None = None
         self.deadline: float | None = None
-        self.connected = False
         self.streamer = Streamer(
             ports.ring,
             ports.link.send,
@@ -99,7 +98,6 @@ class Conversation:
         elif isinstance(event, ev.PlaybackFinished):
             self._on_playback_finished(event)
         elif isinstance(event, ev.Connected):
-            self.connected = True
             self._indicate()
         elif isinstance(event, ev.Disconnected):
             self._on_disconnected(event.reason)
@@ -428,7 +426,6 @@ class Conversation:
 
     # ------------------------------------------------------------ faults
     def _on_disconnected(self, reason: str) -> None:
-        self.connected = False
         if self.state is not State.IDLE:
             self.streamer.abandon()
             self._fault("gateway", f"connection lost: {reason}", reason=None)
