@@ -102,14 +102,17 @@ class Conversation:
         elif isinstance(event, ev.Disconnected):
             self._on_disconnected(event.reason)
         elif isinstance(event, ev.AudioFault):
-            self._fault("audio", event.message, reason="error")
+            if self.state is State.IDLE:
+                # e.g. a microphone unplugged while nobody talks: reported, but no
+                # error sound at every reopen attempt.
+                self.p.events.emit("error", message=event.message, source="audio")
+            else:
+                self._fault("audio", event.message, reason="error")
         elif isinstance(event, ev.SourceEnded):
             self.source_ended = True
             self._on_source_ended()
         elif isinstance(event, ev.Shutdown):
             self.shutdown()
-        elif isinstance(event, ev.Call):
-            event.fn(*event.args)
 
     def next_timeout(self) -> float | None:
         """Seconds until the next wall-clock deadline, or None."""

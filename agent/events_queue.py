@@ -7,8 +7,7 @@ conversation thread is the only code that acts on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -108,14 +107,6 @@ class Shutdown:
     reason: str = "signal"
 
 
-@dataclass(frozen=True)
-class Call:
-    """Run ``fn(*args)`` on the conversation thread (used by tests and tools)."""
-
-    fn: Any
-    args: tuple[Any, ...] = field(default_factory=tuple)
-
-
 Event = (
     AudioFrame
     | SourceEnded
@@ -130,5 +121,4 @@ Event = (
     | PlaybackFinished
     | Reload
     | Shutdown
-    | Call
 )
