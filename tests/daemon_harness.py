@@ -53,12 +53,12 @@ class Events:
         return self.wait(ok, timeout)
 
 
-def settings_for(url: str, audio: str, out: str, **overrides: Any) -> Any:
+def settings_for(url: str, audio_file: str, out: str, **overrides: Any) -> Any:
     """Test settings: file input paced in real time, a file sink, quiet sounds."""
     data: dict[str, Any] = {
         "gateway": {"url": url, "reconnect": {"initial_s": 0.1, "max_s": 0.5}},
         "audio": {
-            "input": {"file": audio, "realtime": True},
+            "input": {"file": audio_file, "realtime": True},
             "output": {"file": out, "realtime": True},
         },
         "wake": {"models": ["hey_jarvis"]},

@@ -276,3 +276,27 @@ def test_command_card_changes_the_volume(tmp_path: Path) -> None:
             assert daemon.parts.player.volume == pytest.approx(0.9)
         assert gw.transactions
     assert events.of("response")[0]["card"] == {"feature": "volume", "action": "decrease"}
+
+
+def test_audio_fault_while_idle_is_reported_without_a_sound(tmp_path: Path) -> None:
+    out = tmp_path / "o.wav"
+    with ScriptedGateway() as gw:
+        # A capture command that exits after 0.25 s of audio: the source restarts
+        # it with backoff and reports each exit as an audio fault.
+        settings = settings_for(
+            gw.url,
+            "",
+            str(out),
+            audio={
+                "input": {"command": "head -c 8000 /dev/zero"},
+                "output": {"file": str(out), "realtime": True},
+            },
+            sounds={"wake": None, "done": None, "error": "builtin"},
+        )
+        with running(settings) as (_d, events):
+            assert events.wait(
+                lambda e: any(f.get("source") == "audio" for f in e.of("error")), 30
+            ), events.items
+            assert events.wait(lambda e: len(e.of("error")) >= 2, 30)
+        assert "audio_start" not in events.names()
+    assert len(read_wav(out)) == 0  # no error sound for a fault nobody was talking through
