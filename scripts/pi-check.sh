@@ -2,12 +2,14 @@
 # Prove voice-agent on the Raspberry Pi's own architecture (arm64), on any
 # Debian/Ubuntu x86-64 machine, through qemu-user-static and binfmt_misc.
 #
-#   sudo scripts/pi-check.sh            # the whole check (root built once, then cached)
-#   sudo scripts/pi-check.sh --prepare  # only build and cache the arm64 root
-#   scripts/pi-check.sh --dry-run       # print the plan, touch nothing
+#   sudo scripts/pi-check.sh                 # the whole check on bookworm (root built once, then cached)
+#   sudo scripts/pi-check.sh --suite trixie  # the same on trixie (Python 3.13)
+#   sudo scripts/pi-check.sh --prepare       # only build and cache the arm64 root
+#   scripts/pi-check.sh --dry-run            # print the plan, touch nothing
 #
-# It builds (once) a Debian bookworm arm64 root with debootstrap, caches it as
-# a tarball, then on every run unpacks it afresh, copies this checkout and the
+# It builds (once per suite) a Debian arm64 root with debootstrap (bookworm,
+# Python 3.11, or trixie, Python 3.13: the two bases of Raspberry Pi OS),
+# caches it as a tarball, then on every run unpacks it afresh, copies this checkout and the
 # shared test recordings in, and inside it, emulating a Cortex-A72 (Pi 4):
 # runs scripts/install.sh as a Pi user would (real apt, real pip, no systemd
 # running), validates the installed configuration, runs the wake word models
@@ -20,6 +22,8 @@
 set -euo pipefail
 
 SUITE=bookworm
+# The suites Raspberry Pi OS is built on, with the Python each ships.
+declare -A SUITE_PYTHON=([bookworm]=3.11 [trixie]=3.13)
 ARCH=arm64
 QEMU_CPU_MODEL=cortex-a72
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +35,7 @@ AUDIO_DIR=${VOICE_AGENT_PI_AUDIO:-$HERE/../shared/audio}
 IN_SRC=/home/pi/voice-agent
 IN_AUDIO=/home/pi/shared/audio
 IN_WORK=/tmp/pi-check
-GATEWAY_PORT=${VOICE_AGENT_PI_PORT:-18765}
+GATEWAY_PORT=${VOICE_AGENT_PI_PORT:-}  # default: 18765 for bookworm, 18766 for trixie
 # Generous limits: everything inside runs under emulation.
 STEP_TIMEOUT=${VOICE_AGENT_PI_STEP_TIMEOUT:-1800}
 
@@ -50,13 +54,15 @@ usage() {
     cat <<EOF
 Usage: $(basename "$0") [options]
 
-Check voice-agent inside an emulated Debian $SUITE $ARCH root (a Pi 4 CPU).
+Check voice-agent inside an emulated Debian $ARCH root (a Pi 4 CPU).
 Needs root (debootstrap, chroot, mounts) and network access to the Debian
 mirror and PyPI.
 
 Options:
+  --suite NAME   bookworm (Python 3.11, the default) or trixie (Python 3.13);
+                 each suite has its own cached root and downloads
   --mirror URL   Debian mirror (default: the one this machine's apt sources name)
-  --cache DIR    where the root tarball and package caches live
+  --cache DIR    where the root tarballs and package caches live
                  (default: $CACHE_DIR)
   --audio DIR    the test recordings (default: the shared/audio beside the checkout)
   --rebuild      build the root with debootstrap even when a cached one exists
@@ -178,6 +184,10 @@ cache_tarball() {
     fi
 }
 
+# apt's .debs and pip's cache kept between runs, one directory per suite:
+# the suites' packages and wheels (cp311, cp313) differ.
+download_cache() { echo "$CACHE_DIR/$SUITE-$ARCH"; }
+
 # Run a command inside the root as root with a clean environment (no host pip
 # settings leak in), emulating a Pi 4 CPU. The host's CA bundle is passed to
 # pip because HTTPS may be intercepted on the way to PyPI.
@@ -278,12 +288,14 @@ step_copy() {
     cp -L /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/pi-check-host-ca.crt"
     # Downloads kept from earlier runs (apt's .debs, pip's cache): apt and pip
     # still do all their work, they just need not fetch the same files again.
-    if [[ -d $CACHE_DIR/debs ]]; then
-        cp -a "$CACHE_DIR/debs/." "$ROOT/var/cache/apt/archives/"
+    local dl
+    dl=$(download_cache)
+    if [[ -d $dl/debs ]]; then
+        cp -a "$dl/debs/." "$ROOT/var/cache/apt/archives/"
     fi
-    if [[ -d $CACHE_DIR/pip ]]; then
+    if [[ -d $dl/pip ]]; then
         mkdir -p "$ROOT/root/.cache"
-        cp -a "$CACHE_DIR/pip" "$ROOT/root/.cache/pip"
+        cp -a "$dl/pip" "$ROOT/root/.cache/pip"
     fi
     figure "source $src_desc, $(find "$ROOT$IN_AUDIO" -name '*.wav' | wc -l) recordings"
 }
@@ -292,24 +304,27 @@ step_arch() {
     local m py
     m=$(in_root uname -m)
     py=$(in_root python3 -c 'import platform; print(platform.machine(), platform.python_version())')
-    [[ $m == aarch64 && $py == aarch64* ]]
     figure "uname -m: $m; python3: $py; QEMU_CPU=$QEMU_CPU_MODEL"
+    # The suite's own Python: the check is about that version.
+    [[ $m == aarch64 && $py == "aarch64 ${SUITE_PYTHON[$SUITE]}."* ]]
 }
 
 step_install() {
+    local dl
+    dl=$(download_cache)
     in_root bash "$IN_SRC/scripts/install.sh"
     # Save the downloads for the next run.
-    mkdir -p "$CACHE_DIR/debs" "$CACHE_DIR/pip"
-    cp -a "$ROOT"/var/cache/apt/archives/*.deb "$CACHE_DIR/debs/" 2>/dev/null || true
+    mkdir -p "$dl/debs" "$dl/pip"
+    cp -a "$ROOT"/var/cache/apt/archives/*.deb "$dl/debs/" 2>/dev/null || true
     if [[ -d $ROOT/root/.cache/pip ]]; then
-        cp -a "$ROOT/root/.cache/pip/." "$CACHE_DIR/pip/"
+        cp -a "$ROOT/root/.cache/pip/." "$dl/pip/"
     fi
     [[ -x $ROOT/opt/voice-agent/bin/voice-agent ]]
     [[ -f $ROOT/etc/systemd/system/voice-agent.service ]]
     [[ -L $ROOT/etc/systemd/system/multi-user.target.wants/voice-agent.service ]]
     in_root id voice-agent
     [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/config.yaml) == "640 root voice-agent" ]]
-    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "on", platform.machine())'); unit enabled, not started"
+    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "on Python", platform.python_version(), platform.machine())'); unit enabled, not started"
 }
 
 step_check_config() {
@@ -426,7 +441,7 @@ describe() {
         host) echo "qemu-user-static, binfmt_misc and debootstrap on this machine" ;;
         root) echo "Debian $SUITE $ARCH root: unpack $(cache_tarball), or debootstrap from $MIRROR and cache it" ;;
         copy) echo "copy $HERE (working tree, no .venv) to $IN_SRC and $AUDIO_DIR to $IN_AUDIO" ;;
-        arch) echo "uname -m and python3 inside report aarch64 (QEMU_CPU=$QEMU_CPU_MODEL)" ;;
+        arch) echo "uname -m and python3 inside report aarch64, Python ${SUITE_PYTHON[$SUITE]} (QEMU_CPU=$QEMU_CPU_MODEL)" ;;
         install) echo "scripts/install.sh inside: apt, user voice-agent, venv /opt/voice-agent, config, unit enabled" ;;
         check_config) echo "voice-agent check-config --config /etc/voice-agent/config.yaml" ;;
         detect_alexa) echo "voice-agent detect on wake_alexa.wav: expect an alexa detection" ;;
@@ -462,6 +477,8 @@ run_step() {
 main() {
     while (($#)); do
         case $1 in
+            --suite) [[ $# -ge 2 ]] || { usage >&2; return 2; }; SUITE=$2; shift ;;
+            --suite=*) SUITE=${1#--suite=} ;;
             --mirror) MIRROR=$2; shift ;;
             --cache) CACHE_DIR=$2; shift ;;
             --audio) AUDIO_DIR=$2; shift ;;
@@ -474,14 +491,26 @@ main() {
         esac
         shift
     done
+    if [[ -z $SUITE || -z ${SUITE_PYTHON[$SUITE]+set} ]]; then
+        log "unknown suite '$SUITE' (bookworm or trixie)"
+        usage >&2
+        return 2
+    fi
     [[ -n $MIRROR ]] || MIRROR=$(host_mirror /etc/apt)
+    # Its own port per suite, so a bookworm and a trixie check can run at once
+    # (a chroot shares the host's network).
+    if [[ -z $GATEWAY_PORT ]]; then
+        if [[ $SUITE == bookworm ]]; then GATEWAY_PORT=18765; else GATEWAY_PORT=18766; fi
+    fi
     local steps=("${STEPS[@]}") s
     if ((PREPARE_ONLY)); then steps=(host root); fi
 
     if ((DRY_RUN)); then
         echo "pi-check plan (dry run: nothing is changed)"
+        echo "  suite:  Debian $SUITE $ARCH, Python ${SUITE_PYTHON[$SUITE]}"
         echo "  mirror: $MIRROR"
         echo "  cache:  $(cache_tarball) ($([[ -f $(cache_tarball) ]] && echo present || echo absent: will be built))"
+        echo "  downloads: $(download_cache)/debs and $(download_cache)/pip"
         echo "  audio:  $AUDIO_DIR"
         echo "  work:   a new directory under $WORK_PARENT, removed afterwards"
         for s in "${steps[@]}"; do printf '  %-16s %s\n' "$s" "$(describe "$s")"; done

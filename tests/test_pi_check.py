@@ -1,6 +1,7 @@
-"""scripts/pi-check.sh without emulation: syntax, the plan it prints, the
-mirror it picks, and the mount cleanup that must never delete through a
-mount. The emulated run itself (minutes) is `sudo scripts/pi-check.sh`.
+"""scripts/pi-check.sh without emulation: syntax, the plan it prints for each
+suite, the mirror it picks, and the mount cleanup that must never delete
+through a mount. The emulated runs themselves (minutes) are
+`sudo scripts/pi-check.sh` and `sudo scripts/pi-check.sh --suite trixie`.
 """
 
 from __future__ import annotations
@@ -56,32 +57,71 @@ def test_shellcheck(script: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
-def test_dry_run_prints_every_step_and_touches_nothing(tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    result = subprocess.run(
-        ["bash", str(PI_CHECK), "--dry-run", "--cache", str(cache), "--mirror", "http://m/debian"],
+def dry_run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pi-check.sh --dry-run ARGS`` (runs as any user, changes nothing)."""
+    return subprocess.run(
+        ["bash", str(PI_CHECK), "--dry-run", *args],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_dry_run_prints_every_step_and_touches_nothing(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    result = dry_run("--cache", str(cache), "--mirror", "http://m/debian")
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
     assert [s for s in listed if s in STEPS] == STEPS
     assert "http://m/debian" in result.stdout
+    # bookworm is the default suite.
+    assert "Debian bookworm arm64, Python 3.11" in result.stdout
     assert f"{cache}/bookworm-arm64.tar" in result.stdout
+    assert f"{cache}/bookworm-arm64/debs" in result.stdout
     assert "absent: will be built" in result.stdout
+    assert "trixie" not in result.stdout
     assert not cache.exists()
 
 
+@pytest.mark.parametrize("spelling", [["--suite", "trixie"], ["--suite=trixie"]])
+def test_dry_run_suite_trixie_has_its_own_root_and_caches(
+    tmp_path: Path, spelling: list[str]
+) -> None:
+    cache = tmp_path / "cache"
+    # A cached bookworm root must not count as trixie's.
+    cache.mkdir()
+    for name in ("bookworm-arm64.tar.zst", "bookworm-arm64.tar.gz"):
+        (cache / name).write_bytes(b"")
+    result = dry_run(*spelling, "--cache", str(cache))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    assert [s for s in listed if s in STEPS] == STEPS
+    assert "Debian trixie arm64, Python 3.13" in out
+    assert "Debian trixie arm64 root" in out
+    assert f"{cache}/trixie-arm64.tar" in out
+    assert "absent: will be built" in out
+    assert f"{cache}/trixie-arm64/debs and {cache}/trixie-arm64/pip" in out
+    # The arch step demands the suite's own Python.
+    assert "Python 3.13 (QEMU_CPU" in out
+    assert "bookworm-arm64" not in out
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "bookworm-arm64.tar.gz",
+        "bookworm-arm64.tar.zst",
+    ]
+
+
+@pytest.mark.parametrize("args", [["--suite", "sid"], ["--suite="], ["--suite"]])
+def test_unknown_or_missing_suite_is_refused(args: list[str]) -> None:
+    result = dry_run(*args)
+    assert result.returncode == 2
+    assert "Usage:" in result.stderr
+    assert "pi-check plan" not in result.stdout
+
+
 def test_prepare_plan_is_only_the_root(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["bash", str(PI_CHECK), "--dry-run", "--prepare", "--cache", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = dry_run("--prepare", "--cache", str(tmp_path))
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ")]
     assert [s for s in listed if s in STEPS] == ["host", "root"]
