@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install voice-agent as a system service (Raspberry Pi OS / Debian bookworm).
+# Install voice-agent as a system service (Raspberry Pi OS / Debian bookworm or trixie).
 #
 #   sudo scripts/install.sh                 # on the Pi, from a clone of the repository
 #   scripts/install.sh --root /tmp/tree     # into a directory tree (tests, images)
@@ -134,7 +134,13 @@ say "installing openwakeword 0.5.1 and voice-agent from $SRC (pip)"
 "${pip[@]}" --no-deps "openwakeword==0.5.1"
 # pip rebuilds and reinstalls a local directory every time, even at an
 # unchanged version: `git pull && sudo scripts/install.sh` updates the code.
-"${pip[@]}" "${SRC}[gateway]"
+# --no-warn-conflicts: pip would otherwise end the first install with
+# "ERROR: ... openwakeword 0.5.1 requires tflite-runtime ..., which is not
+# installed" (scipy, scikit-learn, tqdm too), the dependencies left out on
+# purpose above; it reads as a failed install. It only silences that report
+# on what was installed before: pip still fails when voice-agent's own
+# requirements cannot be met.
+"${pip[@]}" --no-warn-conflicts "${SRC}[gateway]"
 [[ -x $VENV/bin/voice-agent ]] || die "pip did not install $VENV/bin/voice-agent"
 
 # ---- the configuration -------------------------------------------------------
