@@ -76,3 +76,18 @@ def tone(seconds: float, freq: float = 440.0, level: float = 0.2) -> np.ndarray:
     """A sine tone, as a stand-in for spoken reply audio."""
     t = np.arange(int(seconds * RATE)) / RATE
     return (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)
+
+
+def spoken_extent(audio: np.ndarray) -> tuple[int, int]:
+    """First and last sample louder than 2% of the peak: where the words are."""
+    loud = np.nonzero(np.abs(audio.astype(np.int32)) > 0.02 * np.abs(audio).max())[0]
+    return int(loud[0]), int(loud[-1])
+
+
+def espeak(text: str, voice: str, wpm: int, directory: Path) -> np.ndarray:
+    """``text`` spoken by espeak-ng into ``directory``, as int16 at 16 kHz (untrimmed)."""
+    raw = Path(directory) / "raw.wav"
+    out = Path(directory) / f"{voice}_{wpm}_{text.replace(' ', '_')}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
+    return read_wav(out)

@@ -6,13 +6,13 @@ sample is measured from the audio itself. Nothing is mocked.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from speech import espeak, spoken_extent
 
 from agent.vad import (
     CHUNK_SAMPLES,
@@ -45,28 +45,12 @@ def noise(n: int, dbfs: float, seed: int = 1) -> np.ndarray:
     return np.round(rng.standard_normal(n) * 32768 * 10 ** (dbfs / 20)).astype(np.int16)
 
 
-def spoken_extent(audio: np.ndarray) -> tuple[int, int]:
-    """First and last sample louder than 2% of the peak."""
-    loud = np.nonzero(np.abs(audio.astype(np.int32)) > 0.02 * np.abs(audio).max())[0]
-    return int(loud[0]), int(loud[-1])
-
-
-def espeak(voice: str, wpm: int, text: str, directory: Path) -> np.ndarray:
-    raw = directory / "raw.wav"
-    out = directory / f"{voice}_{wpm}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
-    data, rate = sf.read(str(out), dtype="int16")
-    assert rate == SR
-    return np.asarray(data, dtype=np.int16)
-
-
 @pytest.fixture(scope="session")
 def utterances(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, np.ndarray]]:
     """(label, speech with 1 s of silence before and 3 s after)."""
     directory = tmp_path_factory.mktemp("espeak_vad")
     return [
-        (text, np.concatenate((silence(1), espeak(voice, wpm, text, directory), silence(3))))
+        (text, np.concatenate((silence(1), espeak(text, voice, wpm, directory), silence(3))))
         for voice, wpm, text in PHRASES
     ]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from speech import espeak, spoken_extent
 
 from agent.wake import Detection, WakeDetector, WakeModelError, frame_dbfs
 from agent.wake_models import FRAME_SAMPLES, INITIAL_NOISE_SEED, models_dir, resolve_model
@@ -49,22 +50,6 @@ def noise(n: int, dbfs: float, seed: int = 1) -> np.ndarray:
 
 def mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)
-
-
-def spoken_extent(audio: np.ndarray) -> tuple[int, int]:
-    """First and last sample louder than 2% of the peak: where the word is."""
-    loud = np.nonzero(np.abs(audio.astype(np.int32)) > 0.02 * np.abs(audio).max())[0]
-    return int(loud[0]), int(loud[-1])
-
-
-def espeak(text: str, voice: str, wpm: int, directory: Path) -> np.ndarray:
-    raw = directory / "raw.wav"
-    out = directory / f"{voice}_{wpm}_{text.replace(' ', '_')}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(SR), "-c", "1", "-b", "16", str(out)], check=True)
-    data, rate = sf.read(str(out), dtype="int16")
-    assert rate == SR
-    return np.asarray(data, dtype=np.int16)
 
 
 @pytest.fixture(scope="session")
