@@ -15,8 +15,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agent import events_queue as ev
@@ -43,7 +42,7 @@ FIRST_CONNECT_BATCH_S = 30.0  # back-pressure for sources read faster than real 
 
 @dataclass
 class Parts:
-    """The adapters a daemon is built from; tests may pass their own."""
+    """The adapters a daemon is built from (in :meth:`Daemon._build`, one place)."""
 
     source: Any
     detector: Any
@@ -53,7 +52,6 @@ class Parts:
     notifier: Any
     events: Any
     recorder: Any = None
-    extra_close: list[Callable[[], None]] = field(default_factory=list)
 
 
 class Daemon:
@@ -278,12 +276,7 @@ class Daemon:
         self._accepting.set()
         self._in_flight.release()
         parts.connection.close(timeout=2.0)
-        for closer in (
-            parts.source.close,
-            parts.player.close,
-            parts.gpio.close,
-            *parts.extra_close,
-        ):
+        for closer in (parts.source.close, parts.player.close, parts.gpio.close):
             try:
                 closer()
             except Exception:
