@@ -59,7 +59,7 @@ class ConversationPrinter:
             self._say(f"end of speech ({f['reason']})")
         elif event == "transcript":
             self.transcripts.append(f["text"])
-            lag = f" {now - self._end_of_speech:.2f} s after end of speech" if (
+            lag = f", {now - self._end_of_speech:.2f} s after end of speech" if (
                 self._end_of_speech) else ""
             conf = f.get("confidence")
             conf_text = f", confidence {conf:.2f}" if isinstance(conf, int | float) else ""
@@ -86,8 +86,10 @@ def _speaker_present() -> bool:
     """Whether PortAudio has a default output device (quietly)."""
     try:
         from agent.audio.devices import list_devices
+        from agent.cmd_devices import quiet_portaudio
 
-        return any(d.max_output_channels > 0 for d in list_devices())
+        with quiet_portaudio():  # PortAudio's ALSA/JACK probing noise is not news
+            return any(d.max_output_channels > 0 for d in list_devices())
     except Exception:
         return False
 
