@@ -44,5 +44,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # tflite-runtime, which has no wheel for Python 3.12+. We never use TFLite,
 # so install it without its dependencies on every Python.
 "${pip[@]}" --no-deps "openwakeword==0.5.1"
-"${pip[@]}" -e ".[${extras}]"
+# --no-warn-conflicts: pip would report openwakeword's deliberately missing
+# dependencies (tflite-runtime, SciPy...) as an ERROR line after a good install.
+"${pip[@]}" --no-warn-conflicts -e ".[${extras}]"
 echo "setup: ready ($(.venv/bin/python --version), extras: ${extras})"
