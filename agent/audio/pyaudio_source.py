@@ -30,7 +30,8 @@ from typing import Any
 
 from agent.audio.devices import DeviceNotFound, find_device, supported
 from agent.audio.frames import DEFAULT_FRAME_SAMPLES, SAMPLE_RATE, Converter, Frame
-from agent.audio.util import Backoff, RateLimitedLog
+from agent.audio.util import RateLimitedLog
+from agent.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class PyAudioSource:
         """The rate the device is open at (None while it is not open)."""
         self.opened_channels: int | None = None
         self._on_error = on_error
-        self._backoff = Backoff(initial_backoff_s, max_backoff_s)
+        self._backoff = Backoff(initial_backoff_s, max_backoff_s, jitter=False)
         self._stall_timeout_s = stall_timeout_s
         self._queue_s = queue_s
         self._closed = threading.Event()
@@ -196,7 +197,7 @@ class PyAudioSource:
 
     def _report(self, message: str) -> None:
         self.errors += 1
-        delay = self._backoff.next()
+        delay = self._backoff.next_delay()
         self._next_open = time.monotonic() + delay
         log.error("audio input: %s; retrying in %.1f s", message, delay)
         if self._on_error is not None:

@@ -37,7 +37,7 @@ from agent.audio.frames import (
     Frame,
     Source,
 )
-from agent.audio.util import Backoff
+from agent.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class CommandSource:
         self.restarts = 0
         self._conv = Converter(sample_rate, channels, channel, frame_samples)
         self._on_error = on_error
-        self._backoff = Backoff(initial_backoff_s, max_backoff_s)
+        self._backoff = Backoff(initial_backoff_s, max_backoff_s, jitter=False)
         self._healthy_run_s = healthy_run_s
         block_frames = max(1, sample_rate * frame_samples // SAMPLE_RATE)
         self._block_bytes = block_frames * channels * 2
@@ -363,7 +363,7 @@ class CommandSource:
 
     def _failed(self, message: str) -> None:
         self.errors += 1
-        delay = self._backoff.next()
+        delay = self._backoff.next_delay()
         log.error("audio input: %s; restarting in %.1f s", message, delay)
         if self._on_error is not None:
             try:

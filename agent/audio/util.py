@@ -1,33 +1,9 @@
-"""Small helpers shared by the audio adapters: backoff and rate-limited logging."""
+"""Small helpers shared by the audio adapters: rate-limited logging."""
 
 from __future__ import annotations
 
 import logging
 import time
-
-
-class Backoff:
-    """Exponential backoff between ``initial_s`` and ``max_s`` (doubling, no jitter).
-
-    No jitter: one device on one machine has nobody to collide with.
-    """
-
-    def __init__(self, initial_s: float = 0.5, max_s: float = 30.0) -> None:
-        if initial_s <= 0 or max_s < initial_s:
-            raise ValueError("backoff needs 0 < initial_s <= max_s")
-        self.initial_s = initial_s
-        self.max_s = max_s
-        self._next = initial_s
-
-    def next(self) -> float:
-        """Return the delay to wait now and double the following one."""
-        delay = self._next
-        self._next = min(self._next * 2, self.max_s)
-        return delay
-
-    def reset(self) -> None:
-        """Start again from ``initial_s`` (after a run that went well)."""
-        self._next = self.initial_s
 
 
 class RateLimitedLog:
