@@ -70,10 +70,10 @@ class ConversationPrinter:
             self._say(f'assistant: "{f["text"]}"{question}')
         elif event == "playback_start":
             self._reply_started = now
-            self._say("speaking ...")
+            self._say("reply audio ... (written to the replies file, not played)")
         elif event == "playback_end":
             took = f" ({now - self._reply_started:.1f} s)" if self._reply_started else ""
-            self._say(f"done speaking{took}")
+            self._say(f"reply done{took}")
             self.playbacks += 1
         elif event == "error":
             self.errors.append(f["message"])
@@ -86,7 +86,7 @@ def _speaker_present() -> bool:
     """Whether PortAudio has a default output device (quietly)."""
     try:
         from agent.audio.devices import list_devices
-        from agent.cmd_devices import quiet_portaudio
+        from agent.audio.quiet import quiet_portaudio
 
         with quiet_portaudio():  # PortAudio's ALSA/JACK probing noise is not news
             return any(d.max_output_channels > 0 for d in list_devices())
@@ -111,8 +111,8 @@ def _play_file(path: Path) -> None:
 
 def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
     """Run the demo; 0 when the two-turn conversation completed."""
-    from agent.config import parse_config
-    from agent.daemon import Daemon
+    from agent.config.load import parse_config
+    from agent.device.daemon import Daemon
     from agent.gateway.server import serve_in_thread
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -123,7 +123,8 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
         seconds = w.getnframes() / w.getframerate()
     print("voice-agent demo: a two-turn conversation with the local reference gateway")
     print(f"  input: {DEMO_WAV.name} ({seconds:.1f} s, played in real time as if spoken)")
-    print("  gateway: pocketsphinx speech to text, espeak-ng text to speech, on 127.0.0.1\n")
+    print("  gateway: pocketsphinx speech to text, espeak-ng text to speech, on 127.0.0.1")
+    print(f"  output: the spoken replies go to {replies}, in real time; nothing plays meanwhile\n")
 
     gateway = serve_in_thread()
     printer = ConversationPrinter()
@@ -156,7 +157,12 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
               f"(heard {printer.transcripts}, errors {printer.errors})")
         return 1
     print(f"demo: {TURNS} turns in {took:.1f} s. The spoken replies are in {replies}")
-    if play and _speaker_present():
+    if not play:
+        print("demo: nothing was played (--no-play).")
+    elif _speaker_present():
         print("demo: playing the replies on the default output device ...")
         _play_file(replies)
+    else:
+        print("demo: nothing was played: this machine has no speaker (PortAudio lists no "
+              "output device). Copy the file to a machine with one to listen.")
     return 0

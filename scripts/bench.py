@@ -49,7 +49,7 @@ NOTES = """
   word) repeated; the quiet room is white noise at -65 dBFS RMS. Every run is made
   `--repeats` times, references and daemon runs taking turns, and the lowest CPU of
   each kind is kept (other work on a shared machine only ever adds CPU time).
-* **2b-2d, silence gate.** `agent.wake.WakeDetector` with and without the gate on the
+* **2b-2d, silence gate.** `agent.hearing.wake.WakeDetector` with and without the gate on the
   signals of `tests/test_wake.py` (`gate_signals`): shared wake clips after 1-3 s of
   digital silence or -70 dBFS hiss, espeak-ng wake phrases after 3 s of quiet, a
   sequence where sound returns three times, and the talk clip; four models. A
@@ -92,10 +92,10 @@ NOTES = """
 WHY = {
     "4b": """
 **4b (end of speech) is missed by design, not by a slow path.** The figure is
-silence_ms plus two lags. (1) Silero VAD's lag: `agent.vad` counts the silence from
+silence_ms plus two lags. (1) Silero VAD's lag: `agent.hearing.vad` counts the silence from
 the end of the last 32 ms chunk it still judged speech, and Silero's probability
 stays above the hysteresis floor (threshold - 0.15) for a while after the voice
-stops; the column "agent.vad's own end point" is that alone, before the daemon
+stops; the column "agent.hearing.vad's own end point" is that alone, before the daemon
 adds anything. (2) The daemon acts on whole 80 ms capture frames (and the VAD on
 whole 32 ms chunks), so the end is seen at the end of the frame that holds it:
 0-80 ms (+ up to 32 ms) later, in audio time and equally on the wall clock with a

@@ -80,8 +80,8 @@ def verdict(ok: bool) -> str:
 
 
 def bench_rtf(voices: list[str]) -> bool:
-    from agent.gateway.skills import default_skills
-    from agent.gateway.stt import create_engine
+    from agent.gateway.dialog.builtin import default_skills
+    from agent.gateway.stt.factory import create_engine
 
     skills = default_skills()
     started = time.perf_counter()

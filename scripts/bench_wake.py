@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Wake word CPU and memory: openWakeWord's own Model vs agent.wake, gated and not.
+"""Wake word CPU and memory: openWakeWord's own Model vs agent.hearing.wake, gated and not.
 
 Prints CPU seconds per second of audio (time.process_time, 80 ms frames) on
 the 34 s talk clip and on a quiet room (low noise), and the peak RSS of a fresh
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_AUDIO = REPO.parent / "shared" / "audio"
 sys.path.insert(0, str(REPO))
 
-from agent.wake import WakeDetector  # noqa: E402
+from agent.hearing.wake import WakeDetector  # noqa: E402
 
 SR = 16000
 FRAME = 1280
@@ -105,8 +105,8 @@ def main() -> int:
     def ours(gate: float | None) -> Callable[[], Callable[[np.ndarray, int], object]]:
         return lambda: WakeDetector(models, noise_gate_dbfs=gate).process
 
-    runners["agent.wake ungated"] = ours(None)
-    runners[f"agent.wake gated ({args.gate_dbfs:g} dBFS)"] = ours(args.gate_dbfs)
+    runners["agent.hearing.wake ungated"] = ours(None)
+    runners[f"agent.hearing.wake gated ({args.gate_dbfs:g} dBFS)"] = ours(args.gate_dbfs)
 
     width = max(len(name) for name in runners)
     for label, audio in signals.items():
@@ -126,18 +126,18 @@ def main() -> int:
     print("\npeak RSS of a fresh interpreter after loading")
     rss = {
         "python + numpy (baseline)": "import numpy",
-        f"agent.wake.WakeDetector({listed})": (
-            f"from agent.wake import WakeDetector\nWakeDetector({listed})"
+        f"agent.hearing.wake.WakeDetector({listed})": (
+            f"from agent.hearing.wake import WakeDetector\nWakeDetector({listed})"
         ),
         "  after scoring the 34 s talk clip": (
-            "import soundfile as sf\nfrom agent.wake import WakeDetector\n"
+            "import soundfile as sf\nfrom agent.hearing.wake import WakeDetector\n"
             f"d = WakeDetector({listed}, noise_gate_dbfs=None)\n"
             f"a, _ = sf.read({talk_path!r}, dtype='int16')\n"
             "[d.process(a[i : i + 1280], i) for i in range(0, a.size, 1280)]"
         ),
-        "  + Silero VAD (agent.vad)": (
-            f"from agent.wake import WakeDetector\nWakeDetector({listed})\n"
-            "from agent.vad import default_vad\ndefault_vad()"
+        "  + Silero VAD (agent.hearing.vad)": (
+            f"from agent.hearing.wake import WakeDetector\nWakeDetector({listed})\n"
+            "from agent.hearing.vad import default_vad\ndefault_vad()"
         ),
         f"openwakeword.model.Model({listed})": (
             "import openwakeword.model as m\n"

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from agent.config import parse_config
-from agent.daemon import Daemon
+from agent.config.load import parse_config
+from agent.device.daemon import Daemon
 
 
 class Events:

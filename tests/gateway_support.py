@@ -2,7 +2,7 @@
 
 Speech comes from ``tests/speech.py`` (espeak-ng, cached per session) and from
 the shared recordings. Messages from the gateway are parsed with the project's
-own :func:`agent.protocol.decode_gateway`, so the tests also check that what
+own :func:`agent.link.protocol.decode_gateway`, so the tests also check that what
 the gateway sends is what the device side accepts.
 """
 
@@ -21,7 +21,7 @@ from speech import say
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from agent.protocol import (
+from agent.link.protocol import (
     GatewayError,
     GatewayMessage,
     ReplyAudioData,

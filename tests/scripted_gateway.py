@@ -18,7 +18,7 @@ import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from agent import protocol as p
+from agent.link import protocol as p
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 from agent.audio.devices import DeviceNotFound, find_device, supported
 from agent.audio.frames import DEFAULT_FRAME_SAMPLES, SAMPLE_RATE, Converter, Frame
 from agent.audio.util import RateLimitedLog
-from agent.backoff import Backoff
+from agent.common.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

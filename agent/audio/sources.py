@@ -37,7 +37,7 @@ from agent.audio.frames import (
     Frame,
     Source,
 )
-from agent.backoff import Backoff
+from agent.common.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

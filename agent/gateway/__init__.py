@@ -1,6 +1,15 @@
 """The local reference gateway: the server side of the audio gateway protocol.
 
-pocketsphinx speech to text constrained by the skills' phrases, a few
-built-in skills, espeak-ng speech; see ``voice-agent gateway`` and
-:func:`agent.gateway.server.serve_in_thread`. Nothing heavy is imported here.
+- :mod:`agent.gateway.server`: the asyncio WebSocket server, :func:`serve_in_thread`.
+- :mod:`agent.gateway.session`: one device connection and its transactions.
+- :mod:`agent.gateway.settings`: the gateway's settings (``config/gateway.yaml``).
+- :mod:`agent.gateway.endpoint`: the gateway's own end-of-speech detection.
+- :mod:`agent.gateway.records`: what each transaction received (tests, benchmarks).
+- :mod:`agent.gateway.grammar`: phrases to JSGF grammars, normalisation.
+- :mod:`agent.gateway.tts`: espeak-ng speech.
+- :mod:`agent.gateway.stt`: speech-to-text engines and their worker pool.
+- :mod:`agent.gateway.dialog`: what answers: the built-in skills.
+
+May import: :mod:`agent.common` and :mod:`agent.link.protocol` only; nothing else
+of the device side. Nothing heavy is imported here.
 """

@@ -34,13 +34,14 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agent.gateway.dialog.builtin import default_skills
+from agent.gateway.dialog.skills import Skills
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.session import Services, Session
 from agent.gateway.settings import GatewaySettings, check_exposure, read_token
-from agent.gateway.skills import Skills, default_skills
-from agent.gateway.stt_pool import SttPool
+from agent.gateway.stt.pool import SttPool
 from agent.gateway.tts import Espeak
-from agent.protocol import GatewayMessage, ProtocolError, decode_client, encode
+from agent.link.protocol import GatewayMessage, ProtocolError, decode_client, encode
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,8 @@ class Gateway:
             ) as server:
                 self.port = server.sockets[0].getsockname()[1]
                 scheme = "wss" if s.tls.enabled else "ws"
-                log.info("gateway listening on %s://%s:%d", scheme, s.host, self.port)
+                # Said once, by whoever started us (the CLI prints it): debug here.
+                log.debug("gateway listening on %s://%s:%d", scheme, s.host, self.port)
                 if ready is not None:
                     ready(self.port)
                 await stop.wait()

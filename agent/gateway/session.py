@@ -20,13 +20,13 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
+from agent.gateway.dialog.skills import Dialog, Skills
 from agent.gateway.endpoint import Endpointer
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.settings import VOICE_RE, GatewaySettings
-from agent.gateway.skills import Dialog, Skills
-from agent.gateway.stt_pool import SttError, SttPool
+from agent.gateway.stt.pool import SttError, SttPool
 from agent.gateway.tts import Espeak, TtsError
-from agent.protocol import (
+from agent.link.protocol import (
     AudioData,
     AudioEnd,
     AudioStart,

@@ -2,7 +2,7 @@
 
 Annotated example: ``config/gateway.yaml``. Every key has a default, so no
 file at all gives a loopback gateway on port 8765. Errors are one line naming
-the file and the dotted key (:class:`~agent.config_schema.ConfigError`, exit
+the file and the dotted key (:class:`~agent.common.settings_values.ConfigError`, exit
 status 78), through the same strict readers as the agent's configuration.
 
 Binding to anything but a loopback address needs TLS (``tls.cert`` and
@@ -12,7 +12,6 @@ a gateway reachable from the network never runs open.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import os
 import re
@@ -21,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from agent.config_schema import ConfigError, Context, Reader, load_yaml_file
+from agent.common.settings_reader import Context, Reader, field_names
+from agent.common.settings_values import ConfigError
+from agent.common.settings_yaml import load_yaml_file
 
 __all__ = [
     "AuthSettings",
@@ -154,12 +155,9 @@ class GatewaySettings:
     """Logging threshold of ``voice-agent gateway``."""
 
 
-def _keys(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
 
 _KNOWN = tuple(
-    [*_keys(GatewaySettings)]
+    [*field_names(GatewaySettings)]
     + [
         f"{section}.{k}"
         for section, cls in (
@@ -171,7 +169,7 @@ _KNOWN = tuple(
             ("endpointing", EndpointingSettings),
             ("limits", LimitSettings),
         )
-        for k in _keys(cls)
+        for k in field_names(cls)
     ]
 )
 
@@ -215,51 +213,51 @@ def parse_gateway_settings(
 ) -> GatewaySettings:
     """Validate parsed YAML (``None``: all defaults) and build the settings."""
     ctx = Context(source, Path(base_dir) if base_dir is not None else Path.cwd(), _KNOWN)
-    top = Reader(data, "", ctx, _keys(GatewaySettings))
+    top = Reader(data, "", ctx, field_names(GatewaySettings))
     d = GatewaySettings()
     host = top.string("host", d.host)
     assert host is not None
     port = top.integer("port", d.port, lo=0, hi=65535)
     assert port is not None
 
-    tls_r = top.sub("tls", _keys(TlsSettings))
+    tls_r = top.sub("tls", field_names(TlsSettings))
     tls = TlsSettings(
         cert=tls_r.path("cert", must_exist=True), key=tls_r.path("key", must_exist=True)
     )
 
-    auth_r = top.sub("auth", _keys(AuthSettings))
+    auth_r = top.sub("auth", field_names(AuthSettings))
     auth = AuthSettings(
         token=auth_r.string("token", None, secret=True),
         token_file=auth_r.path("token_file", must_exist=True),
     )
 
-    stt_r = top.sub("stt", _keys(SttSettings))
+    stt_r = top.sub("stt", field_names(SttSettings))
     stt = SttSettings(
         engine=stt_r.choice("engine", d.stt.engine, _engine_names()),
         workers=_int(stt_r, "workers", d.stt.workers, 1, 16),
         no_speech_s=stt_r.duration("no_speech_s", d.stt.no_speech_s),
     )
 
-    tts_r = top.sub("tts", _keys(TtsSettings))
+    tts_r = top.sub("tts", field_names(TtsSettings))
     voice = tts_r.string("voice", d.tts.voice)
     assert voice is not None
     if not VOICE_RE.match(voice):
         tts_r.fail("voice", f"expected an espeak-ng voice name such as en-us, got {voice!r}")
     tts = TtsSettings(voice=voice, speed=_int(tts_r, "speed", d.tts.speed, 80, 450))
 
-    reply_r = top.sub("reply", _keys(ReplySettings))
+    reply_r = top.sub("reply", field_names(ReplySettings))
     reply = ReplySettings(
         form=reply_r.choice("form", d.reply.form, ("standard", "node")),  # type: ignore[arg-type]
         chunk_ms=_int(reply_r, "chunk_ms", d.reply.chunk_ms, 10, 1000),
     )
 
-    ep_r = top.sub("endpointing", _keys(EndpointingSettings))
+    ep_r = top.sub("endpointing", field_names(EndpointingSettings))
     endpointing = EndpointingSettings(
         enabled=ep_r.boolean("enabled", d.endpointing.enabled),
         silence_ms=_int(ep_r, "silence_ms", d.endpointing.silence_ms, 100, 5000),
     )
 
-    lim_r = top.sub("limits", _keys(LimitSettings))
+    lim_r = top.sub("limits", field_names(LimitSettings))
     dl = d.limits
     limits = LimitSettings(
         max_connections=_int(lim_r, "max_connections", dl.max_connections, 1, 100_000),
@@ -327,6 +325,6 @@ def _bounded(r: Reader, name: str, default: float, lo: float, hi: float) -> floa
 
 def _engine_names() -> tuple[str, ...]:
     # Imported here: the engine table is light, but keep settings free of STT imports.
-    from agent.gateway.stt import ENGINE_NAMES
+    from agent.gateway.stt.factory import ENGINE_NAMES
 
     return ENGINE_NAMES

@@ -150,7 +150,7 @@ class DaemonProcess:
     """``voice-agent run --config FILE`` as a child process, watched from outside.
 
     Its events (JSON lines on stdout) are collected and passed to ``on_event``
-    on a reader thread; its timing marks (:mod:`agent.timings`) go to a file.
+    on a reader thread; its timing marks (:mod:`agent.device.timings`) go to a file.
     ``cpu_at_connect`` is its CPU time when the ``connected`` event arrived
     (models loaded, capture about to start); :meth:`wait` gives the whole CPU
     time from the kernel's accounting of the exited child (``wait4``).

@@ -21,7 +21,7 @@ import numpy as np
 from benchmarks.common import FRAME, SHARED_AUDIO, SR, Row, read_wav
 
 if TYPE_CHECKING:
-    from agent.wake import Detection, WakeDetector
+    from agent.hearing.wake import Detection, WakeDetector
 
 SCORE_MODELS = ["alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy", "timer", "weather"]
 
@@ -59,7 +59,7 @@ def _feed(detector: WakeDetector, audio: np.ndarray) -> tuple[list[Detection], l
 
 def gate_rows(gate_dbfs: float, quick: bool, workdir: Path) -> list[Row]:
     """Rows 2b (wake signals), 2c (talk clip) and 2d (catch-up cost)."""
-    from agent.wake import DEFAULT_MODELS, WakeDetector
+    from agent.hearing.wake import DEFAULT_MODELS, WakeDetector
 
     models = list(DEFAULT_MODELS)
     plain = WakeDetector(models, noise_gate_dbfs=None)
@@ -140,8 +140,8 @@ def _frame_ms(detector: WakeDetector) -> float:
 
 def score_match_row(quick: bool = False) -> Row:
     """Row 3c: the largest score difference from openWakeWord's own Model on the shared clips."""
-    from agent.wake import WakeDetector
-    from agent.wake_models import INITIAL_NOISE_SEED
+    from agent.hearing.models import INITIAL_NOISE_SEED
+    from agent.hearing.wake import WakeDetector
 
     try:
         import openwakeword.model as oww_model
@@ -169,7 +169,7 @@ def score_match_row(quick: bool = False) -> Row:
             frames += 1
     return Row(
         "3c",
-        f"Wake scores of agent.wake (onnxruntime direct) vs openWakeWord Model.predict, "
+        f"Wake scores of agent.hearing.wake (onnxruntime direct) vs openWakeWord Model.predict, "
         f"{len(clips)} shared clips, {len(SCORE_MODELS)} models ({frames} frames)",
         f"max abs. difference {worst:.2g} ({worst_after_warmup:.2g} after the 5 warm-up frames)",
         "openwakeword.model.Model (tests/test_wake.py checks the same)",

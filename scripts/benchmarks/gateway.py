@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agent import protocol
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.server import Gateway, RunningGateway
 from agent.gateway.settings import GatewaySettings
+from agent.link import protocol
 from benchmarks.soak import Received
 
 

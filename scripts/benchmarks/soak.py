@@ -14,7 +14,7 @@ Figures:
 * stuck states: wake, audio_start, audio_end, replies played and returns to idle all equal N;
 * memory, threads, file descriptors of the daemon at turn 10, every quarter and turn N
   (sampled at that turn's ``audio_end`` event, while the daemon waits for the reply);
-* latency from the daemon's timing marks (:mod:`agent.timings`) and the
+* latency from the daemon's timing marks (:mod:`agent.device.timings`) and the
   gateway's receive times (both ``time.monotonic``, one clock on Linux).
 """
 
@@ -47,7 +47,7 @@ TAIL_S = 2.5
 HISS_DBFS = -60.0
 LEAD_S = 1.0
 PREROLL_MS = 500  # the default wake.preroll_ms
-VAD_REPLAYS = 1000  # turns whose end of speech is replayed offline through agent.vad
+VAD_REPLAYS = 1000  # turns whose end of speech is replayed offline through agent.hearing.vad
 
 
 @dataclass
@@ -229,8 +229,8 @@ def match_transactions(
 
 
 def vad_end_point(source: np.ndarray, start: int, silence_ms: int) -> int | None:
-    """Where agent.vad's end-of-speech puts the end, fed frames as the daemon feeds it."""
-    from agent.vad import EndOfSpeech
+    """Where agent.hearing.vad's end-of-speech puts the end, fed frames as the daemon feeds it."""
+    from agent.hearing.vad import EndOfSpeech
 
     eos = EndOfSpeech(silence_ms=silence_ms)
     eos.start(start)
@@ -340,7 +340,7 @@ def latency_rows(
             "4b",
             "Latency: last spoken sample -> audio_end, in audio time (end_of_speech: vad)",
             _stats_ms(speech_to_end),
-            f"silence_ms = {silence_ms}; agent.vad's own end point (replayed on "
+            f"silence_ms = {silence_ms}; agent.hearing.vad's own end point (replayed on "
             f"{len(vad_end)} turns): {_stats_ms(vad_end, count=False)}",
             f"<= silence_ms + 100 = {limit_end} ms (max)",
             bool(speech_to_end) and max(speech_to_end) <= limit_end,

@@ -1,0 +1,166 @@
+"""``voice-agent doctor [--config PATH] [--seconds 3]``: is this device ready to talk?
+
+Checks in turn, one line each (OK / WARN / FAIL, and under a WARN or FAIL
+what to do about it):
+
+1. the configuration (when it is invalid: its one-line error, and stop);
+2. the microphone: ``--seconds`` of audio from ``audio.input`` with a level
+   meter, warning on silence or clipping;
+3. the speaker: the built-in done sound through ``audio.output``;
+4. each wake model and its threshold, then the whole detector;
+5. the gateway: DNS, TCP, TLS, credentials, WebSocket handshake, ping/pong;
+6. GPIO: the configured button and LED (a FAIL only when pins are configured);
+7. the service user ``voice-agent`` and its groups, and whether the user
+   running the doctor may open ``/dev/snd/*``.
+
+Exit status 0 when nothing FAILed (warnings allowed), 1 otherwise. The
+daemon's log lines are hidden (each problem is already a check line) unless
+``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from typing import TextIO
+
+from agent.cli.main import DEFAULT_CONFIG
+from agent.doctor.report import Check, fmt_db
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config``, ``--seconds`` and ``--verbose``."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=DEFAULT_CONFIG,
+        help=f"configuration file (default: {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive,
+        default=3.0,
+        metavar="S",
+        help="seconds of microphone audio to measure (default: 3)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the daemon's log lines"
+    )
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
+class Report:
+    """Prints check lines and the live microphone meter; counts warnings and failures."""
+
+    BAR = 30
+    FLOOR_DBFS = -60.0
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.checks: list[Check] = []
+        self._meter_shown = False
+        self._next_line_s = 1.0
+        self._period_peak = -math.inf
+        self._last_draw = 0.0
+
+    def show(self, check: Check) -> None:
+        """Print one check (and its fix) as soon as it is known."""
+        self._clear_meter()
+        self.checks.append(check)
+        self.out.write(f"{check.status:<5} {check.name:<18} {check.detail}\n")
+        if check.fix and check.ok is not True:
+            self.out.write(f"{'':<5} {'':<18} fix: {check.fix}\n")
+        self.out.flush()
+
+    def meter(self, seconds: float, peak_dbfs: float) -> None:
+        """The level meter: one updating line on a terminal, a line per second otherwise.
+
+        Off a terminal each line shows the highest peak of its second.
+        """
+        if not self.tty:
+            self._period_peak = max(self._period_peak, peak_dbfs)
+            if seconds < self._next_line_s:
+                return
+            peak_dbfs, self._period_peak = self._period_peak, -math.inf
+            self._next_line_s = math.floor(seconds) + 1.0
+        filled = 0
+        if peak_dbfs > self.FLOOR_DBFS:
+            filled = round(self.BAR * (peak_dbfs - self.FLOOR_DBFS) / -self.FLOOR_DBFS)
+        bar = "#" * filled + "-" * (self.BAR - filled)
+        level = f"{fmt_db(peak_dbfs):>6}"
+        text = f"{'':<5} {'microphone':<18} [{bar}] {level} dBFS  {seconds:4.1f} s"
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last_draw >= 0.05:
+                self._last_draw = now
+                self.out.write(f"\r{text}\x1b[K")
+                self.out.flush()
+                self._meter_shown = True
+        else:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def _clear_meter(self) -> None:
+        if self._meter_shown:
+            self.out.write("\r\x1b[K")
+            self._meter_shown = False
+
+    @property
+    def failures(self) -> int:
+        """Checks that FAILed."""
+        return sum(1 for c in self.checks if c.ok is False)
+
+    @property
+    def warnings(self) -> int:
+        """Checks that WARNed."""
+        return sum(1 for c in self.checks if c.ok is None)
+
+    def summary(self) -> None:
+        """The closing line."""
+        f, w = self.failures, self.warnings
+        verdict = "ready" if f == 0 else "not ready"
+        self.out.write(f"\n{verdict}: {f} failure{'s' * (f != 1)}, {w} warning{'s' * (w != 1)}\n")
+        self.out.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check; 0 when none failed, 1 otherwise."""
+    from agent.doctor import audio, system
+    from agent.doctor.gateway import check_gateway
+
+    # Every problem the adapters log also comes back as a check line.
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    report = Report(sys.stdout)
+    report.out.write(f"voice-agent doctor: {args.config}\n\n")
+    check, settings = system.check_config(args.config)
+    report.show(check)
+    if settings is None:
+        report.summary()
+        return 1
+    report.show(audio.check_microphone(settings.audio.input, args.seconds, report.meter))
+    report.show(audio.check_speaker(settings.audio.output))
+    for check in system.check_wake_models(settings.wake):
+        report.show(check)
+    for check in check_gateway(settings.gateway):
+        report.show(check)
+    gpio = settings.gpio
+    report.show(system.check_gpio(gpio, verbose=args.verbose))
+    needs_gpio = gpio.button is not None or gpio.led is not None
+    report.show(system.check_service_user(needs_gpio))
+    report.show(audio.check_sound_devices())
+    report.summary()
+    return 1 if report.failures else 0

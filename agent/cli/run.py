@@ -1,0 +1,35 @@
+"""``voice-agent run``: the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``run``."""
+    from agent.cli.main import DEFAULT_CONFIG
+
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="configuration file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the configuration (exit 78 if bad) and run the daemon until stopped.
+
+    A part that cannot start at all (a wake model that cannot be loaded, an
+    input file that cannot be read) stops it with one line and exit 1; a
+    device that is missing or goes away is retried by its source instead.
+    """
+    from agent.config.load import load_or_exit
+
+    settings = load_or_exit(args.config)
+    from agent.audio.sources import SourceError
+    from agent.device.daemon import Daemon
+    from agent.hearing.models import WakeModelError
+
+    try:
+        daemon = Daemon(settings, args.config)
+    except (WakeModelError, SourceError) as exc:
+        print(f"voice-agent: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return daemon.run()

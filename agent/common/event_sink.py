@@ -1,0 +1,72 @@
+"""The event log: one line per event on stdout, text or JSON, secrets scrubbed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from typing import Any, Protocol, TextIO
+
+from agent.common.redact import REDACTOR, Redactor
+
+# Kept under its historical name: users filter the journal by it.
+_event_log = logging.getLogger("agent.events")
+
+
+class EventEmitter(Protocol):
+    """Anything with ``emit(event, **fields)``: an :class:`EventSink` or a wrapper of one."""
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event."""
+        ...
+
+
+class EventSink:
+    """Where the daemon's events go.
+
+    ``format="json"``: one JSON object per line on ``stream`` (default: the
+    current ``sys.stdout``), with ``"event"`` and ``"ts"`` first, then the
+    fields. ``format="text"``: an INFO log line ``event key=value ...``.
+    Every field is scrubbed by the redactor. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        format: str = "text",  # noqa: A002 - the config key's name
+        *,
+        stream: TextIO | None = None,
+        redactor: Redactor = REDACTOR,
+        logger: logging.Logger = _event_log,
+    ) -> None:
+        if format not in ("text", "json"):
+            raise ValueError(f"unknown event format {format!r}; expected text or json")
+        self.format = format
+        self.redactor = redactor
+        self._stream = stream
+        self._logger = logger
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event; ``ts`` is set here (a ``ts`` field is ignored)."""
+        fields.pop("ts", None)
+        clean = self.redactor.scrub_value(fields)
+        if self.format == "json":
+            line = json.dumps({"event": event, "ts": round(time.time(), 6), **clean},
+                              ensure_ascii=False, separators=(",", ":"))
+            with self._lock:
+                stream = self._stream if self._stream is not None else sys.stdout
+                try:
+                    stream.write(line + "\n")
+                    stream.flush()
+                except (OSError, ValueError):  # stdout closed (a pipe reader gone)
+                    pass
+        else:
+            text = " ".join(
+                f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in clean.items()
+            )
+            if text:
+                self._logger.info("%s %s", event, text)
+            else:
+                self._logger.info("%s", event)

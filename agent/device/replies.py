@@ -1,0 +1,119 @@
+"""The conversation's reply path: the gateway's messages for the open turn.
+
+Transcripts end the utterance (``end_of_speech: gateway|both``), responses and
+text are shown and remembered, reply audio goes to the speaker from its first
+chunk, and the last reply wins. A text reply with no audio is spoken locally
+when ``output.speak_text`` is on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from agent.device import events as ev
+from agent.device.turn import State, Turn, TurnBase
+from agent.link import protocol
+
+log = logging.getLogger(__name__)
+
+TEXT_AUDIO_GRACE_S = 1.5  # after a text reply, how long to wait for its audio
+
+
+class Replies(TurnBase):
+    """Adds the handling of gateway messages and playback reports."""
+
+    def _on_message(self, msg: protocol.GatewayMessage | protocol.Unknown) -> None:
+        turn = self.turn
+        if self.p.recorder and turn:
+            self.p.recorder.message(msg)
+        if isinstance(msg, protocol.Unknown):
+            log.debug("ignoring unknown gateway action %r", msg.action)
+        elif isinstance(msg, protocol.GatewayError):
+            if turn is not None or self.state is not State.IDLE:
+                self._fault("gateway", msg.message, reason="gateway")
+            else:
+                self.p.events.emit("error", message=msg.message, source="gateway")
+        elif turn is None or self.state in (State.IDLE, State.FOLLOWUP):
+            log.info("dropping %s outside a turn", msg.action)
+        elif isinstance(msg, protocol.SttTranscript):
+            self.p.events.emit(
+                "transcript",
+                id=msg.transaction_id or msg.id,
+                text=msg.transcript,
+                confidence=msg.confidence,
+            )
+            self._show(f"you said: {msg.transcript}")
+            if self._in_turn_audio() and self.settings.listen.end_of_speech != "vad":
+                self._end_utterance("gateway")
+        elif isinstance(msg, protocol.Response):
+            text, card = msg.speech_text, msg.card
+            fields: dict[str, Any] = {"text": text}
+            if card:
+                fields["card"] = {"feature": card.feature, "action": card.action}
+                if not self.p.speaker.command(card.feature, card.action):
+                    log.warning("unknown command card %s/%s", card.feature, card.action)
+            self.p.events.emit("response", **fields)
+            if text and text not in turn.texts:
+                turn.texts.append(text)
+                self._show(f"assistant: {text}")
+            self._reply_activity()
+        elif isinstance(msg, protocol.TextReply):
+            self.p.events.emit("text", text=msg.text, prompt=msg.prompt)
+            if msg.prompt is not None:
+                turn.prompt = msg.prompt
+            if msg.text not in turn.texts:
+                turn.texts.append(msg.text)
+                self._show(f"assistant: {msg.text}")
+            if turn.reply_id is None and not self._in_turn_audio():
+                self.deadline = self.p.clock() + TEXT_AUDIO_GRACE_S
+        elif isinstance(msg, protocol.ReplyAudioStart):
+            if self._in_turn_audio():
+                self._end_utterance("gateway")
+            turn.reply_id = msg.id  # the last reply wins
+            turn.fed_bytes = 0
+            self.p.speaker.start(msg.id)
+            self.p.set_speaking(True)
+            self._set_state(State.SPEAKING)
+            self._reply_activity()
+        elif isinstance(msg, protocol.ReplyAudioData):
+            if msg.id != turn.reply_id or self.state is not State.SPEAKING:
+                log.debug("dropping audio of reply %s (current %s)", msg.id, turn.reply_id)
+                return
+            turn.fed_bytes += len(msg.audio)
+            self.p.speaker.feed(msg.audio)
+            if self.p.recorder:
+                self.p.recorder.reply_audio(msg.audio)
+            self._reply_activity()
+        elif isinstance(msg, protocol.ReplyAudioEnd):
+            if msg.id != turn.reply_id or self.state is not State.SPEAKING:
+                return
+            if msg.prompt is not None:
+                turn.prompt = msg.prompt
+            self.p.speaker.finish()
+            self._reply_activity()
+
+    def _speak_text_or_finish(self, turn: Turn) -> None:
+        if self.settings.output.speak_text:
+            wav = self.p.say(" ".join(turn.texts))
+            if wav:
+                turn.reply_id = "local-" + turn.id
+                turn.fed_bytes = len(wav)
+                self.p.speaker.start(turn.reply_id)
+                self.p.speaker.feed(wav)
+                self.p.speaker.finish()
+                self.p.set_speaking(True)
+                self._set_state(State.SPEAKING)
+                self._reply_activity()
+                return
+        self._finish_turn()
+
+    def _on_playback_finished(self, event: ev.PlaybackFinished) -> None:
+        turn = self.turn
+        if turn is None or event.reply_id != turn.reply_id:
+            return
+        self.p.events.emit("playback_end", id=event.reply_id, interrupted=event.interrupted)
+        self.p.set_speaking(False)
+        if not event.interrupted and self.state is State.SPEAKING:
+            self._finish_turn()
+

@@ -1,0 +1,10 @@
+"""The checks behind ``voice-agent doctor``: one :class:`Check` line each.
+
+- :mod:`agent.doctor.report`: :class:`Check` and level formatting.
+- :mod:`agent.doctor.system`: configuration, wake models, GPIO, the service user.
+- :mod:`agent.doctor.audio`: microphone level meter, speaker, ``/dev/snd``.
+- :mod:`agent.doctor.gateway`: DNS, TCP, TLS, credentials, handshake, ping.
+
+May import: :mod:`agent.common`, :mod:`agent.config`, :mod:`agent.link`,
+:mod:`agent.audio`, :mod:`agent.hearing` and :mod:`agent.device` (for GPIO).
+"""

@@ -1,0 +1,28 @@
+"""Speech-to-text engines by name: what ``stt_options.engine`` may ask for."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from agent.gateway.stt.engine import SttEngine
+from agent.gateway.stt.pocketsphinx import PocketsphinxEngine
+
+log = logging.getLogger(__name__)
+
+ENGINE_NAMES = ("pocketsphinx",)
+"""Engines :func:`create_engine` knows, by ``stt_options.engine`` name."""
+
+
+def create_engine(
+    name: str, searches: Mapping[str, str], pronunciations: Mapping[str, str] | None = None
+) -> SttEngine:
+    """Build engine ``name`` with the named JSGF grammars (raises ValueError)."""
+    if name == "pocketsphinx":
+        return PocketsphinxEngine(searches, pronunciations or {})
+    raise ValueError(f"unknown speech-to-text engine {name!r} (known: {', '.join(ENGINE_NAMES)})")
+
+
+def engine_factory(name: str) -> Callable[[Mapping[str, str], Mapping[str, str]], SttEngine]:
+    """A constructor for engine ``name`` (for the worker pool)."""
+    return lambda searches, prons: create_engine(name, searches, prons)

@@ -1,0 +1,226 @@
+"""Speech to text: the engine interface and the built-in pocketsphinx engine.
+
+An engine is built once per worker process (:func:`create_engine`) from the
+named grammars of the skills, and then turns one utterance of s16le 16 kHz
+mono PCM into a :class:`Transcript`. Engines are synchronous and CPU-bound;
+:mod:`agent.gateway.stt.pool` runs them off the event loop.
+
+The pocketsphinx engine (its English model ships in the wheel, offline):
+
+1. recognises with the JSGF grammar of the expected phrases;
+2. scores that against an unconstrained phone loop over the same audio: the
+   difference per speech frame says how well the grammar explains the sound,
+   mapped to a 0..1 confidence;
+3. falls back to the general language model when the grammar gives no full
+   sentence, a low confidence, or explains only a small part of the speech.
+
+Two details matter for synthetic speech: digital silence (exact zeros)
+derails the acoustic model, so a seeded noise floor at about -50 dBFS is
+added where the input is quieter than that; and the model's noise
+estimate carries over between utterances, so the feature front end is reset
+before each one (the same audio then always gives the same result).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from agent.gateway.endpoint import FRAME, frame_levels, speech_mask
+from agent.gateway.grammar import WAKE_PRONUNCIATIONS, strip_wake
+from agent.gateway.stt.engine import Transcript
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+NOISE_FLOOR_RMS = 100.0  # about -50 dBFS
+MIN_CONFIDENCE = 0.5  # below this the grammar's answer is not trusted
+MIN_COVERAGE = 0.5  # share of detected speech the grammar's words must span
+_CONF_CENTRE = -30.0  # grammar-minus-phone-loop score per frame at confidence 0.5
+_CONF_SCALE = 6.0
+_CUT_MARGIN = 1600  # samples kept around the words when scoring them (0.1 s)
+LEAD_S = 1.0  # audio kept before the first detected speech
+TRAIL_S = 1.0  # and after the last
+
+
+def add_noise_floor(pcm: bytes, target_rms: float = NOISE_FLOOR_RMS) -> bytes:
+    """``pcm`` with seeded white noise added where its quietest frames are below ``target_rms``."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    if len(samples) < FRAME:
+        return pcm
+    levels = frame_levels(samples)
+    floor = 32768.0 * 10 ** (float(np.percentile(levels, 10)) / 20)
+    if floor >= target_rms:
+        return pcm
+    noise = np.random.default_rng(0).standard_normal(len(samples))
+    mixed = samples + math.sqrt(target_rms**2 - floor**2) * noise
+    return np.clip(np.round(mixed), -32768, 32767).astype("<i2").tobytes()
+
+
+def _logistic(score_per_frame: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(score_per_frame - _CONF_CENTRE) / _CONF_SCALE))
+
+
+class PocketsphinxEngine:
+    """Grammar first, general language model as the fallback (see the module docs)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self, searches: Mapping[str, str], pronunciations: Mapping[str, str]) -> None:
+        from pocketsphinx import Decoder  # heavy: only in the worker that recognises
+
+        started = time.perf_counter()
+        # The default configuration loads the en-US acoustic model, dictionary
+        # and general language model from the wheel (search "_default").
+        self._decoder: Any = Decoder(loglevel="FATAL")
+        self._lm_search = self._decoder.current_search()
+        for word, phones in {**WAKE_PRONUNCIATIONS, **pronunciations}.items():
+            if self._decoder.lookup_word(word) is None:
+                self._decoder.add_word(word, phones, True)
+        self._fsgs: dict[str, Any] = {}
+        for search, jsgf in searches.items():
+            missing = self._missing_words(jsgf)
+            if missing:
+                raise ValueError(
+                    f"grammar {search!r}: words not in the dictionary: {', '.join(missing)}"
+                    " (add pronunciations)"
+                )
+            # Kept: FsgModel.accept() tells a full sentence from the partial
+            # path pocketsphinx returns when no path reaches the final state.
+            fsg = self._decoder.parse_jsgf(jsgf)
+            self._decoder.add_fsg(search, fsg)
+            self._fsgs[search] = fsg
+        self._decoder.add_allphone_file("_phones", None)
+        self._logmath = self._decoder.get_logmath()
+        self._last_score = 0
+        log.debug(
+            "pocketsphinx ready in %.2f s (pid %d)", time.perf_counter() - started, os.getpid()
+        )
+
+    def _missing_words(self, jsgf: str) -> list[str]:
+        import re
+
+        body = jsgf.split(";", 2)[-1]
+        words = set(re.findall(r"(?<![<\w])([a-z][a-z']*)(?![>\w])", body))
+        return sorted(w for w in words if self._decoder.lookup_word(w) is None)
+
+    def _decode(self, search: str, pcm: bytes) -> tuple[str | None, list[Any]]:
+        """(hypothesis, word segments); the path score is left in ``_last_score``."""
+        d = self._decoder
+        d.activate_search(search)
+        d.reinit_feat()  # forget the previous utterance's noise estimate
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        hyp = d.hyp()
+        if hyp is None:
+            self._last_score = 0
+            return None, []
+        # hyp.score is exp()'d by the wrapper; log() gives back the path score.
+        self._last_score = int(self._logmath.log(hyp.score))
+        return hyp.hypstr, list(d.seg())
+
+    def transcribe(self, pcm: bytes, search: str | None = None) -> Transcript:
+        """Recognise ``pcm`` (s16le 16 kHz mono) with grammar ``search``, else the LM."""
+        started = time.perf_counter()
+        pcm = pcm[: len(pcm) - len(pcm) % 2]
+        audio_s = len(pcm) / (2 * RATE)
+        pcm, mask = _trim(pcm)
+        pcm = add_noise_floor(pcm)
+
+        def done(text: str, confidence: float, source: str) -> Transcript:
+            cpu = time.perf_counter() - started
+            text = strip_wake(text)  # the wake word is the device's business, not the answer's
+            return Transcript(text, round(min(max(confidence, 0.0), 1.0), 3), source, audio_s, cpu)
+
+        if len(pcm) < FRAME * 2 * 5:
+            return done("", 0.0, "none")
+        if search is not None and search in self._fsgs:
+            # A device's pre-roll may open with the tail of its wake word; when the
+            # grammar fails on the whole, try again from the first pause on.
+            for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
+                text, segs = self._decode(search, part)
+                if text and self._fsgs[search].accept(text):
+                    confidence = self._confidence(search, text, segs, part, part_mask)
+                    if confidence >= MIN_CONFIDENCE:
+                        return done(text, confidence, "grammar")
+        elif search is not None:
+            log.warning("no grammar named %r; using the general model", search)
+        text, _ = self._decode(self._lm_search, pcm)
+        if not text:
+            return done("", 0.0, "none")
+        posterior = float(self._decoder.get_prob())
+        return done(text, posterior if math.isfinite(posterior) else 0.0, "lm")
+
+    def _confidence(
+        self, search: str, text: str, segs: list[Any], pcm: bytes, mask: np.ndarray
+    ) -> float:
+        """How much to trust a full grammar sentence (0 when it must not be)."""
+        words = [s for s in segs if not s.word.startswith(("<", "[", "+")) and s.word != "SIL"]
+        if not words:
+            return 0.0
+        first, last = words[0].start_frame, words[-1].end_frame  # 10 ms frames
+        if mask.any():  # the words must span most of what sounded like speech
+            if mask[first // 2 : last // 2 + 1].sum() / mask.sum() < MIN_COVERAGE:
+                return 0.0
+        # Compare over the words only: around them the phone loop pays for every
+        # phone it hears in the noise while the grammar calls it silence, which
+        # would make the score depend on how much noise the client sent.
+        a = max(0, first * 160 - _CUT_MARGIN)
+        b = min(len(pcm) // 2, (last + 1) * 160 + _CUT_MARGIN)
+        cut = pcm[2 * a : 2 * b]
+        again, _ = self._decode(search, cut)
+        if again != text:  # unstable: the answer depends on the surrounding silence
+            return 0.0
+        grammar_score = self._last_score
+        self._decode("_phones", cut)
+        per_frame = (grammar_score - self._last_score) / max(1, (b - a) // 160)
+        return _logistic(per_frame)
+
+
+LEADING_FRAGMENT_MAX_S = 1.2  # a wake word's tail in the pre-roll is shorter than this
+LEADING_PAUSE_MIN_S = 0.12  # and is followed by at least this much near-silence
+PAUSE_BELOW_PEAK_DB = 30.0  # "near-silence": this far below the loudest frame
+
+
+def _after_leading_fragment(pcm: bytes, mask: np.ndarray) -> list[tuple[bytes, np.ndarray]]:
+    """``pcm`` from the first pause on, when it opens with a short sound and a
+    pause before the rest (e.g. "...vis | set a timer"); else nothing.
+
+    Found from frame levels, not the speech mask: the adaptive detector is
+    still learning the noise floor during the first second.
+    """
+    levels = frame_levels(pcm)
+    if not len(levels):
+        return []
+    quiet = levels < levels.max() - PAUSE_BELOW_PEAK_DB
+    loud = np.flatnonzero(~quiet)
+    limit = int(LEADING_FRAGMENT_MAX_S * RATE) // FRAME
+    need = max(1, int(LEADING_PAUSE_MIN_S * RATE) // FRAME)
+    if not len(loud):
+        return []
+    run = 0
+    first = int(loud[0])
+    for i in range(first, min(first + limit, len(levels))):
+        run = run + 1 if quiet[i] else 0
+        if run >= need and (~quiet[i + 1 :]).any():
+            cut = i + 1 - need // 2  # keep a little of the pause before the words
+            return [(pcm[2 * cut * FRAME :], mask[cut:] if len(mask) > cut else mask)]
+    return []
+
+
+def _trim(pcm: bytes) -> tuple[bytes, np.ndarray]:
+    """``pcm`` cut to the detected speech plus margins, and its speech mask."""
+    mask = speech_mask(pcm)
+    if not mask.any():
+        return pcm, mask
+    frames = np.flatnonzero(mask)
+    first = max(0, int(frames[0]) * FRAME - int(LEAD_S * RATE))
+    last = min(len(pcm) // 2, (int(frames[-1]) + 1) * FRAME + int(TRAIL_S * RATE))
+    return pcm[2 * first : 2 * last], mask[first // FRAME : last // FRAME]

@@ -1,0 +1,123 @@
+"""Speech to text off the event loop: a pool of worker processes.
+
+pocketsphinx holds the GIL while it decodes (measured here: a 5 s utterance
+stalled another thread for 2.5 s), so a thread pool would freeze every other
+connection during a transcription. Worker processes do not; each loads its
+engine(s) once, in the pool's initializer, and keeps them for its lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Mapping
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from agent.gateway.stt.engine import SttEngine, Transcript
+from agent.gateway.stt.factory import ENGINE_NAMES, create_engine
+
+log = logging.getLogger(__name__)
+
+_ENGINES: dict[str, SttEngine] = {}  # per worker process
+_INIT: dict[str, Any] = {}
+
+
+class SttError(RuntimeError):
+    """Speech to text failed for one utterance (the pool carries on)."""
+
+
+def _init_worker(
+    default: str, searches: Mapping[str, str], pronunciations: Mapping[str, str]
+) -> None:
+    # Loaded here, once per process; other engines on first use.
+    # Ctrl-C reaches the whole process group: the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("agent").setLevel(logging.WARNING)
+    _INIT.update(searches=dict(searches), pronunciations=dict(pronunciations))
+    _ENGINES[default] = create_engine(default, searches, pronunciations)
+
+
+def _engine(name: str) -> SttEngine:
+    if name not in _ENGINES:
+        _ENGINES[name] = create_engine(name, _INIT["searches"], _INIT["pronunciations"])
+    return _ENGINES[name]
+
+
+def _transcribe(engine: str, pcm: bytes, search: str | None) -> Transcript:
+    return _engine(engine).transcribe(pcm, search)
+
+
+def _ready(hold_s: float) -> int:
+    time.sleep(hold_s)  # keeps this worker busy so the next call lands on another
+    return os.getpid()
+
+
+class SttPool:
+    """Worker processes running :class:`~agent.gateway.stt.SttEngine` s."""
+
+    def __init__(
+        self,
+        searches: Mapping[str, str],
+        pronunciations: Mapping[str, str] | None = None,
+        *,
+        workers: int = 2,
+        default_engine: str = "pocketsphinx",
+    ) -> None:
+        if default_engine not in ENGINE_NAMES:
+            raise ValueError(f"unknown speech-to-text engine {default_engine!r}")
+        self.default_engine = default_engine
+        self.workers = workers
+        self._args = (default_engine, dict(searches), dict(pronunciations or {}))
+        self._executor = self._start()
+
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor:
+        # spawn, not fork: the gateway may run in a thread of a bigger process
+        # (tests, the demo), and forking a threaded process is unsafe.
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=self._args,
+        )
+
+    def engine_for(self, requested: object) -> str:
+        """The engine to use for a client's ``engine`` option (unknown names: the default)."""
+        if isinstance(requested, str) and requested in ENGINE_NAMES:
+            return requested
+        return self.default_engine
+
+    def warm_up(self, timeout: float = 120.0) -> None:
+        """Start every worker and load its engine now (raises SttError if that fails)."""
+        futures = [self._executor.submit(_ready, 0.2) for _ in range(self.workers)]
+        try:
+            for f in futures:
+                f.result(timeout=timeout)
+        except (BrokenProcessPool, concurrent.futures.TimeoutError) as exc:
+            raise SttError(f"speech-to-text workers failed to start: {exc!r}") from None
+
+    async def transcribe(
+        self, pcm: bytes, *, engine: str | None = None, search: str | None = None
+    ) -> Transcript:
+        """Recognise one utterance in a worker (raises SttError)."""
+        loop = asyncio.get_running_loop()
+        name = engine or self.default_engine
+        try:
+            return await loop.run_in_executor(self._executor, _transcribe, name, pcm, search)
+        except BrokenProcessPool:
+            log.error("a speech-to-text worker died; restarting the pool")
+            old, self._executor = self._executor, self._start()
+            old.shutdown(wait=False, cancel_futures=True)
+            raise SttError("speech-to-text worker died") from None
+        except Exception as exc:  # an engine bug must not take the connection down
+            log.exception("speech to text failed")
+            raise SttError(f"speech to text failed: {exc}") from None
+
+    def close(self) -> None:
+        """Stop the workers (waits for running recognitions)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)

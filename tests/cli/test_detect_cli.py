@@ -1,0 +1,110 @@
+"""``voice-agent detect`` end to end, as a subprocess on real files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+LINE = re.compile(r"^ +(\d+\.\d\d) s  (\w+)  score (\d\.\d{3})$")
+
+
+def detect(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", "detect", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def detections(stdout: str) -> list[tuple[float, str, float]]:
+    found = []
+    for line in stdout.splitlines():
+        match = LINE.match(line)
+        if match:
+            found.append((float(match[1]), match[2], float(match[3])))
+    return found
+
+
+@pytest.fixture(scope="session")
+def jarvis_stereo_44k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """espeak-ng "hey jarvis" as 44.1 kHz stereo with 0.5 s of silence before it."""
+    directory = tmp_path_factory.mktemp("detect_cli")
+    raw, out = directory / "raw.wav", directory / "jarvis_44k_stereo.wav"
+    subprocess.run(
+        ["espeak-ng", "-v", "en-gb", "-s", "140", "-w", str(raw), "hey jarvis"], check=True
+    )
+    subprocess.run(
+        ["sox", str(raw), "-r", "44100", "-c", "2", "-b", "16", str(out), "pad", "0.5", "0"],
+        check=True,
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("clip", "model", "earliest", "latest"),
+    [("wake_alexa.wav", "alexa", 0.2, 1.0), ("wake_hey_mycroft.wav", "hey_mycroft", 0.4, 1.35)],
+)
+def test_shared_wake_clips(clip: str, model: str, earliest: float, latest: float) -> None:
+    result = detect(str(SHARED_AUDIO / clip))
+    assert result.returncode == 0, result.stderr
+    found = detections(result.stdout)
+    assert [m for _, m, _ in found] == [model]
+    seconds, _, score = found[0]
+    assert earliest <= seconds <= latest  # during or just after the word (file time)
+    assert score >= 0.5
+    summary = result.stdout.splitlines()[-1]
+    assert summary.startswith("1 detection in ")
+    assert "alexa, hey_jarvis, hey_mycroft, hey_rhasspy" in summary  # the default models
+
+
+def test_talk_clip_has_none_with_or_without_gate() -> None:
+    clip = str(SHARED_AUDIO / "negative_office_talk_34s.wav")
+    for extra in ([], ["--no-gate"]):
+        result = detect(clip, *extra)
+        assert result.returncode == 0, result.stderr
+        assert detections(result.stdout) == []
+        assert result.stdout.startswith("0 detections in 34.50 s of audio")
+
+
+def test_any_rate_and_channels_and_model_choice(jarvis_stereo_44k: Path) -> None:
+    result = detect(str(jarvis_stereo_44k), "--model", "hey_jarvis", "--model", "alexa")
+    assert result.returncode == 0, result.stderr
+    found = detections(result.stdout)
+    assert [m for _, m, _ in found] == ["hey_jarvis"]
+    assert 0.6 <= found[0][0] <= 1.8
+    assert "(models: hey_jarvis, alexa;" in result.stdout
+
+    strict = detect(str(jarvis_stereo_44k), "--model", "hey_jarvis", "--threshold", "1.01")
+    assert strict.returncode == 0 and detections(strict.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"), [("missing", "no such file"), ("text", "cannot read")]
+)
+def test_bad_file_is_one_line_and_exit_2(tmp_path: Path, kind: str, message: str) -> None:
+    path = tmp_path / f"{kind}.wav"
+    if kind == "text":
+        path.write_text("this is not audio\n")
+    result = detect(str(path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(path) in lines[0]
+
+
+def test_unusable_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    tflite = tmp_path / "word.tflite"
+    tflite.write_bytes(b"TFL3")
+    for model, message in ((str(tflite), "not supported"), ("hey_siri", "unknown wake model")):
+        result = detect(str(SHARED_AUDIO / "wake_alexa.wav"), "--model", model)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0]

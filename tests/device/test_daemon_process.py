@@ -1,0 +1,270 @@
+"""``voice-agent run`` as a real process: signals, reload, sd_notify.
+
+The daemon runs as a subprocess with a real config file, a file input paced in
+real time, a file sink and ``log.format: json`` (events on stdout); the
+gateway is a scripted WebSocket server on 127.0.0.1, and ``NOTIFY_SOCKET`` is a
+real datagram socket.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from scripted_gateway import Reply, ScriptedGateway
+from speech import compose
+
+from agent.link import protocol as p
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGTERM if pytest itself dies, so no daemon is left running."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Notifications:
+    """A real NOTIFY_SOCKET that collects what the daemon sends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def lines(self) -> list[str]:
+        return [line for m in list(self.messages) for line in m.splitlines()]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+class Daemon:
+    """The subprocess, with its stdout events read in a thread."""
+
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
+        # stderr (the log) goes to a file: an unread pipe would fill and block it.
+        self.stderr = open(config.with_suffix(".stderr"), "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            preexec_fn=die_with_parent,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            with self.cond:
+                self.events.append(obj)
+                self.cond.notify_all()
+
+    def wait_event(self, name: str, timeout: float = 30, **match: Any) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            for e in self.events:
+                if e.get("event") == name and all(e.get(k) == v for k, v in match.items()):
+                    return e
+            return None
+
+        with self.cond:
+            assert self.cond.wait_for(lambda: find() is not None, timeout), (
+                f"no {name} event; got {[e.get('event') for e in self.events]}"
+            )
+            found = find()
+            assert found is not None
+            return found
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(20)
+        self._reader.join(5)
+        self.stderr.close()
+        return rc
+
+
+@pytest.fixture
+def notify(tmp_path: Path) -> Iterator[Notifications]:
+    n = Notifications(tmp_path / "notify.sock")
+    yield n
+    n.close()
+
+
+def write_config(path: Path, url: str, audio: Path, out: Path, **extra: Any) -> Path:
+    data: dict[str, Any] = {
+        "gateway": {"url": url},
+        "audio": {
+            "input": {"file": str(audio), "realtime": True},
+            "output": {"file": str(out), "realtime": True},
+        },
+        "wake": {"models": ["hey_jarvis"]},
+        "sounds": {"wake": None, "done": None, "error": None},
+        "log": {"format": "json"},
+    }
+    data.update(extra)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def env_with(notify: Notifications, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), PYTHONUNBUFFERED="1", **extra)
+    env.pop("WATCHDOG_PID", None)
+    return env
+
+
+def test_sigterm_mid_turn_ends_it_and_closes_normally(
+    tmp_path: Path, notify: Notifications
+) -> None:
+    audio, _ = compose(
+        tmp_path / "in.wav",
+        [
+            ("pause", 1.0),
+            ("say", "hey jarvis"),
+            ("pause", 0.2),
+            (
+                "say",
+                "please tell me a very long story about the sea and the ships on it "
+                "and the people who sail them every day",
+            ),
+            ("pause", 2.0),
+        ],
+    )
+    with ScriptedGateway([Reply(silent=True)]) as gw:
+        cfg = write_config(tmp_path / "c.yaml", gw.url, audio, tmp_path / "o.wav")
+        daemon = Daemon(cfg, env_with(notify, WATCHDOG_USEC="400000"))
+        try:
+            daemon.wait_event("audio_start")
+            assert gw.wait_for(
+                lambda: bool(gw.transactions) and len(gw.transactions[0].audio) >= 8 * 3200, 20
+            )
+            daemon.proc.send_signal(signal.SIGTERM)
+            assert daemon.proc.wait(20) == 0
+        finally:
+            rc = daemon.stop()
+        assert rc == 0
+        assert gw.wait_for(lambda: bool(gw.close_codes), 10)
+        t = gw.transactions[0]
+        assert t.ended, "the gateway never saw audio_end"
+        assert gw.close_codes == [1000]  # a normal close
+    ends = [e for e in daemon.events if e["event"] == "audio_end"]
+    assert ends and ends[0]["reason"] == "shutdown" and ends[0]["id"] == t.id
+    lines = notify.lines()
+    assert "READY=1" in lines
+    assert any(line.startswith("STATUS=") for line in lines)
+    assert "WATCHDOG=1" in lines  # WATCHDOG_USEC was set
+    assert "STOPPING=1" in lines
+    assert lines.index("READY=1") < lines.index("STOPPING=1")
+
+
+def test_sighup_applies_a_good_config_and_rejects_a_bad_one(
+    tmp_path: Path, notify: Notifications
+) -> None:
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 1.0)])
+    with ScriptedGateway() as gw:
+
+        def loc(lat: float, lon: float) -> Any:
+            return {"latitude": lat, "longitude": lon}
+
+        def locations() -> list[tuple[float, float]]:
+            return [(m.latitude, m.longitude) for m in gw.messages if isinstance(m, p.Location)]
+
+        cfg = tmp_path / "c.yaml"
+        write_config(cfg, gw.url, audio, tmp_path / "o.wav", location=loc(45.4, -123.0))
+        daemon = Daemon(cfg, env_with(notify))
+        try:
+            daemon.wait_event("connected")
+            assert gw.wait_for(lambda: locations() == [(45.4, -123.0)], 10)
+            # A good config: the new location is sent at once.
+            write_config(cfg, gw.url, audio, tmp_path / "o.wav", location=loc(51.5, -0.1))
+            daemon.proc.send_signal(signal.SIGHUP)
+            assert gw.wait_for(lambda: (51.5, -0.1) in locations(), 10)
+            # A bad config: an error event naming the key; the old config stays.
+            cfg.write_text(cfg.read_text().replace("latitude: 51.5", "latitude: 91"))
+            daemon.proc.send_signal(signal.SIGHUP)
+            err = daemon.wait_event("error", source="config")
+            assert "location.latitude" in err["message"]
+            assert daemon.proc.poll() is None  # still running
+            write_config(cfg, gw.url, audio, tmp_path / "o.wav", location=loc(10.0, 20.0))
+            daemon.proc.send_signal(signal.SIGHUP)
+            assert gw.wait_for(lambda: (10.0, 20.0) in locations(), 10)
+        finally:
+            rc = daemon.stop()
+        assert rc == 0
+    assert "RELOADING=1" in notify.lines()
+
+
+def test_bad_config_exits_78_with_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("gateway:\n  url: ws://127.0.0.1:1\nwake:\n  threshold: high\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", "--config", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 78
+    assert done.stderr.strip().count("\n") == 0
+    assert "wake.threshold" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_part_that_cannot_start_gives_one_line_and_exit_1(tmp_path: Path) -> None:
+    model = tmp_path / "custom.tflite"  # exists, so the config is valid; no .onnx beside it
+    model.write_bytes(b"not a model")
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 0.5)])
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        "ws://127.0.0.1:9",
+        audio,
+        tmp_path / "o.wav",
+        wake={"models": [str(model)]},
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", "--config", str(cfg)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "voice-agent: cannot start:" in done.stderr and "custom.tflite" in done.stderr

@@ -1,0 +1,165 @@
+"""The house by rooms: who may import whom, no import circles, no module over 400 lines.
+
+Read from the source with :mod:`ast`, every import counted, the ones inside
+functions too (a lazy import is still a dependency, and a lazy circle is still
+a circle).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENT = ROOT / "agent"
+MAX_LINES = 400
+
+# room -> rooms it may import (itself included). A room is the first package
+# below ``agent``; ``link.protocol`` is its own room because the gateway shares it.
+ALLOWED: dict[str, set[str]] = {
+    "common": {"common"},
+    "config": {"common", "config"},
+    "link.protocol": {"link.protocol"},
+    "link": {"common", "link", "link.protocol"},
+    "audio": {"common", "audio"},
+    "hearing": {"common", "audio", "hearing"},
+    "device": {"common", "config", "link", "link.protocol", "audio", "hearing", "device"},
+    "doctor": {
+        "common", "config", "link", "link.protocol", "audio", "hearing", "device", "doctor",
+    },
+    "gateway": {"common", "link.protocol", "gateway"},
+    "demo": {
+        "common", "config", "link", "link.protocol", "audio", "hearing", "device", "gateway",
+        "demo",
+    },
+    "cli": {
+        "common", "config", "link", "link.protocol", "audio", "hearing", "device", "doctor",
+        "gateway", "demo", "cli",
+    },
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(AGENT.rglob("*.py"))}
+
+
+def room(module: str) -> str:
+    parts = module.split(".")
+    if parts[1:3] == ["link", "protocol"]:
+        return "link.protocol"
+    return parts[1] if len(parts) > 1 else ""
+
+
+def imports_of(module: str) -> set[str]:
+    """The project modules ``module`` imports, anywhere in its source."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("agent"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            if not (base == "agent" or base.startswith("agent.")):
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in MODULES else base)
+    return {m for m in found if m in MODULES and m != module}
+
+
+GRAPH = {m: imports_of(m) for m in MODULES}
+
+
+def test_the_rooms_exist_and_say_what_they_may_import() -> None:
+    for name in ("cli", "config", "link", "audio", "hearing", "device", "doctor", "gateway",
+                 "common"):
+        init = AGENT / name / "__init__.py"
+        assert init.exists(), name
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "import" in doc.lower(), f"{init}: the docstring must say what it may import"
+    assert not [p.name for p in AGENT.glob("*.py") if p.name not in ("__init__.py", "demo.py")]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_is_at_most_400_lines(module: str) -> None:
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{module}: {lines} lines"
+
+
+def test_rooms_import_only_what_they_may() -> None:
+    wrong = []
+    for module, deps in GRAPH.items():
+        here = room(module)
+        if here == "":  # agent/__init__.py
+            assert not deps
+            continue
+        for dep in deps:
+            there = room(dep)
+            if there and there not in ALLOWED[here]:
+                wrong.append(f"{module} -> {dep}")
+    assert not wrong
+
+
+def test_nothing_imports_cli() -> None:
+    assert not [m for m, deps in GRAPH.items()
+                if room(m) != "cli" and any(room(d) == "cli" for d in deps)]
+
+
+def test_no_import_circles() -> None:
+    # Tarjan's strongly connected components: any component of more than one
+    # module is a circle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    assert not circles
+
+
+def test_the_checker_sees_a_circle_and_a_wrong_import() -> None:
+    # The checks above must be able to fail: the old circle between the skills
+    # registry and the built-in skills, and a gateway module reaching into the
+    # device side, are both found by the same code.
+    assert "agent.gateway.dialog.skills" in GRAPH["agent.gateway.dialog.builtin"]
+    assert "agent.gateway.dialog.builtin" not in GRAPH["agent.gateway.dialog.skills"]
+    assert room("agent.device.daemon") not in ALLOWED["gateway"]
+    assert room("agent.link.protocol.codec") in ALLOWED["gateway"]
+    assert room("agent.link.connection") not in ALLOWED["gateway"]
