@@ -50,7 +50,7 @@ NOTES = """
   `--repeats` times, references and daemon runs taking turns, and the lowest CPU of
   each kind is kept (other work on a shared machine only ever adds CPU time).
 * **2b-2d, silence gate.** `agent.hearing.wake.WakeDetector` with and without the gate on the
-  signals of `tests/test_wake.py` (`gate_signals`): shared wake clips after 1-3 s of
+  signals of `tests/hearing/test_wake.py` (`gate_signals`): shared wake clips after 1-3 s of
   digital silence or -70 dBFS hiss, espeak-ng wake phrases after 3 s of quiet, a
   sequence where sound returns three times, and the talk clip; four models. A
   detection must have the same model and sample position with the gate. 2d times, on
@@ -65,7 +65,7 @@ NOTES = """
   0.2 s. The reference is a fresh interpreter after `import openwakeword.model` and
   one model (`bench_wake.peak_rss_mb`).
 * **3c, scores.** Every 80 ms frame of every shared clip (padded with 1 s of silence),
-  six models, against `openwakeword.model.Model.predict` (`tests/test_wake.py`
+  six models, against `openwakeword.model.Model.predict` (`tests/hearing/test_wake.py`
   `test_scores_match_openwakeword_model_predict` asserts the same bound).
 * **4a-5c, latency and soak.** One WAV of N turns [`hey jarvis`, `what time is it`,
   2.5 s quiet] (espeak-ng) under -60 dBFS hiss, so every slice of it is unique;

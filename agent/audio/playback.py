@@ -31,7 +31,7 @@ import soxr
 
 from agent.audio.decode import DecodeError, ReplyDecoder
 from agent.audio.frames import SAMPLE_RATE
-from agent.audio.queued import _Reply, _Samples, _Sound
+from agent.audio.queued import QueuedReply, QueuedSound, SampleBuffer
 from agent.audio.sinks import Sink
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,9 @@ class Player:
         self._volume = min(1.0, max(0.0, volume))
         self._muted = False
         self._cond = threading.Condition()
-        self._reply: _Reply | None = None
-        self._ended: deque[_Reply] = deque()  # replaced/stopped replies to report
-        self._sounds: deque[_Sound] = deque()
+        self._reply: QueuedReply | None = None
+        self._ended: deque[QueuedReply] = deque()  # replaced/stopped replies to report
+        self._sounds: deque[QueuedSound] = deque()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="playback", daemon=True)
         self._thread.start()
@@ -117,7 +117,7 @@ class Player:
         decoder = ReplyDecoder(content_type)
         with self._cond:
             self._end_current()
-            self._reply = _Reply(reply_id, decoder)
+            self._reply = QueuedReply(reply_id, decoder)
             self._cond.notify_all()
 
     def feed(self, data: bytes) -> None:
@@ -164,9 +164,9 @@ class Player:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if rate != self.sink.rate and len(x):
             x = soxr.resample(x, rate, self.sink.rate)
-        pcm = _Samples()
+        pcm = SampleBuffer()
         pcm.put(x)
-        sound = _Sound(pcm, threading.Event())
+        sound = QueuedSound(pcm, threading.Event())
         with self._cond:
             if self._closing:
                 sound.done.set()
@@ -280,7 +280,7 @@ class Player:
         for sound in self._sounds:
             sound.done.set()
 
-    def _step(self, reply: _Reply, block: int) -> None:
+    def _step(self, reply: QueuedReply, block: int) -> None:
         """One unit of work on the current reply. Called with the lock held; releases it."""
         if reply.inbox:
             data = b"".join(reply.inbox)
@@ -319,7 +319,7 @@ class Player:
                 self._reply = None
                 self._notify_end(reply, interrupted=False)
 
-    def _decode(self, reply: _Reply, data: bytes, last: bool) -> None:
+    def _decode(self, reply: QueuedReply, data: bytes, last: bool) -> None:
         """Decode and resample (outside the lock); queue the samples at the sink's rate."""
         try:
             x = reply.decoder.finish() if last else reply.decoder.feed(data)
@@ -341,7 +341,7 @@ class Player:
         y = np.clip(np.rint(x * (self.gain * 32768)), -32768, 32767).astype(np.int16)
         self.sink.write(y)
 
-    def _notify_end(self, reply: _Reply, interrupted: bool) -> None:
+    def _notify_end(self, reply: QueuedReply, interrupted: bool) -> None:
         """Report a reply's end, releasing the lock around the callbacks."""
         self._cond.release()
         try:

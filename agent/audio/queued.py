@@ -15,7 +15,7 @@ from agent.audio.decode import ReplyDecoder
 log = logging.getLogger(__name__)
 
 
-class _Samples:
+class SampleBuffer:
     """A FIFO of float32 sample arrays."""
 
     def __init__(self) -> None:
@@ -44,19 +44,19 @@ class _Samples:
 
 
 @dataclass(eq=False)
-class _Reply:
+class QueuedReply:
     reply_id: str
     decoder: ReplyDecoder
     inbox: list[bytes] = field(default_factory=list)
     finished: bool = False  # finish() was called
     flushed: bool = False  # decoder and resampler tails are in `pcm`
     failed: bool = False  # undecodable: further bytes are dropped
-    pcm: _Samples = field(default_factory=_Samples)  # at the sink's rate
+    pcm: SampleBuffer = field(default_factory=SampleBuffer)  # at the sink's rate
     resampler: soxr.ResampleStream | None = None
     started: bool = False  # on_started was called (playback thread only)
 
 
 @dataclass(eq=False)
-class _Sound:
-    pcm: _Samples
+class QueuedSound:
+    pcm: SampleBuffer
     done: threading.Event

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +25,7 @@ from agent.common.settings_values import (
     is_secret_name,
     range_text,
 )
-from agent.common.settings_yaml import _NotPlain, _plain, _StrictLoader
-
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
+from agent.common.settings_yaml import NotPlain, plain
 
 # --- typed readers ------------------------------------------------------------
 
@@ -227,8 +219,8 @@ class Reader:
             expected = "a mapping or null" if optional else "a mapping"
             self.fail(name, f"expected {expected}, got {describe(value)}")
         try:
-            return cast(dict[str, Any], _plain(value, ""))
-        except _NotPlain as bad:
+            return cast(dict[str, Any], plain(value, ""))
+        except NotPlain as bad:
             self.fail(name + bad.where, bad.message)
 
     def text_map(self, name: str, *, header_names: bool = False) -> dict[str, str]:

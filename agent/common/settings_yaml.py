@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ _StrictLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED_TAGS]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
 
 
 def load_yaml_file(path: str | os.PathLike[str]) -> Any:
@@ -81,35 +87,37 @@ def load_yaml_file(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(source, None, f"invalid YAML value: {exc}") from None
 
 
-class _NotPlain(Exception):
+class NotPlain(Exception):
+    """A value that is not plain data, and where it is."""
+
     def __init__(self, where: str, message: str) -> None:
         super().__init__(message)
         self.where = where
         self.message = message
 
 
-def _plain(value: Any, where: str, depth: int = 0) -> Any:
+def plain(value: Any, where: str, depth: int = 0) -> Any:
     """A deep copy made of dicts, lists and JSON scalars (these maps are sent as JSON).
 
     Copying also means settings never alias the parsed YAML. Refuses YAML-only
     values (dates, binary) and anchors that refer to themselves.
     """
     if depth > 50:
-        raise _NotPlain(where, "expected data nested at most 50 levels deep")
+        raise NotPlain(where, "expected data nested at most 50 levels deep")
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise _NotPlain(f"{where}.{k}", f"expected a key name, got {describe(k)}")
-            out[k] = _plain(v, f"{where}.{k}", depth + 1)
+                raise NotPlain(f"{where}.{k}", f"expected a key name, got {describe(k)}")
+            out[k] = plain(v, f"{where}.{k}", depth + 1)
         return out
     if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+        return [plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
     if isinstance(value, float) and not math.isfinite(value):
-        raise _NotPlain(where, f"expected a finite number, got {describe(value)}")
+        raise NotPlain(where, f"expected a finite number, got {describe(value)}")
     if value is None or isinstance(value, str | int | float):
         return value
-    raise _NotPlain(
+    raise NotPlain(
         where,
         f"expected text, a number, true/false, null, a list or a mapping, got {describe(value)}",
     )

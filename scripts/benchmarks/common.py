@@ -24,7 +24,8 @@ SR = 16000
 FRAME = 1280  # openWakeWord's 80 ms frame
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
-for _path in (REPO, SCRIPTS, REPO / "tests"):  # agent, bench_wake, and the tests' speech helpers
+# agent, bench_wake, the tests' speech helpers and the wake tests' signal set
+for _path in (REPO, SCRIPTS, REPO / "tests", REPO / "tests" / "hearing"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

@@ -1,6 +1,6 @@
 """The silence gate's exactness and the score match with openWakeWord, measured.
 
-The signals are the ones ``tests/test_wake.py`` checks the gate with (its
+The signals are the ones ``tests/hearing/test_wake.py`` checks the gate with (its
 ``gate_signals``: the shared wake clips after 1-3 s of digital silence or
 -70 dBFS hiss, espeak-ng wake phrases after 3 s of quiet, a sequence where
 sound returns three times, and the 34 s talk clip); here the figures are
@@ -164,7 +164,7 @@ def score_match_row(quick: bool = False) -> Row:
             ours.process(frame, start)
             diff = max(abs(float(s) - ours.last_scores[k]) for k, s in expected.items())
             worst = max(worst, diff)
-            if index >= 5:  # upstream's warm-up zeroes differ per model (see tests/test_wake.py)
+            if index >= 5:  # upstream's warm-ups differ per model (tests/hearing/test_wake.py)
                 worst_after_warmup = max(worst_after_warmup, diff)
             frames += 1
     return Row(
@@ -172,7 +172,7 @@ def score_match_row(quick: bool = False) -> Row:
         f"Wake scores of agent.hearing.wake (onnxruntime direct) vs openWakeWord Model.predict, "
         f"{len(clips)} shared clips, {len(SCORE_MODELS)} models ({frames} frames)",
         f"max abs. difference {worst:.2g} ({worst_after_warmup:.2g} after the 5 warm-up frames)",
-        "openwakeword.model.Model (tests/test_wake.py checks the same)",
+        "openwakeword.model.Model (tests/hearing/test_wake.py checks the same)",
         "< 0.01",
         worst < 0.01,
     )

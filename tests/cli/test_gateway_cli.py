@@ -54,7 +54,8 @@ def test_missing_config_file_exits_78(tmp_path: Path) -> None:
 
 def test_serves_until_sigterm_then_exits_0(tmp_path: Path) -> None:
     cfg = tmp_path / "gateway.yaml"
-    cfg.write_text("stt: {workers: 1}\nlog_level: warning\n")
+    # info: the level at which the announcement used to be repeated twice more
+    cfg.write_text("stt: {workers: 1}\nlog_level: info\n")
     proc = subprocess.Popen(
         gateway_cmd("--config", str(cfg), "--port", "0", "--reply-form", "node"),
         cwd=ROOT,
@@ -74,6 +75,10 @@ def test_serves_until_sigterm_then_exits_0(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGTERM)
             assert closed_code(ws) == 1001  # closed cleanly: going away
         assert proc.wait(timeout=60) == 0
+        assert proc.stderr is not None
+        rest = line + proc.stdout.read() + proc.stderr.read()
+        # Announced once: the printed line, not again by our log or by websockets'.
+        assert rest.count("listening") == 1, rest
     finally:
         if proc.poll() is None:
             proc.kill()
