@@ -10,7 +10,11 @@ Modules (import the one you need; nothing heavy is imported here):
   (``audio_data`` chunks, with a skip window for the wake chime).
 - :mod:`agent.audio.decode`: :class:`ReplyDecoder` (PCM, WAV, Ogg by content).
 - :mod:`agent.audio.sinks`: :func:`open_sink`, :class:`FileSink`, :class:`PyAudioSink`.
-- :mod:`agent.audio.playback`: :class:`Player`.
+- :mod:`agent.audio.playback`: :class:`Player`; :mod:`agent.audio.queued`: what it has queued.
 - :mod:`agent.audio.sounds`: built-in chimes, :func:`load_sound`, :func:`chime_window`.
-- :mod:`agent.audio.devices`: PortAudio device lookup and listing.
+- :mod:`agent.audio.devices`: PortAudio device lookup and listing;
+  :mod:`agent.audio.quiet`: PortAudio's probing noise filtered out.
+- :mod:`agent.audio.util`: a rate-limited log line.
+
+May import: :mod:`agent.common` only. It knows nothing of :mod:`agent.device`.
 """

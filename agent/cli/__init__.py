@@ -2,7 +2,9 @@
 
 Each module parses its arguments and calls one function of another room;
 :mod:`agent.cli.main` picks the subcommand and imports its module lazily, so
-``check-config`` loads no onnxruntime or PortAudio. Nothing imports this package.
+``check-config`` loads no onnxruntime or PortAudio.
+
+May import: every other room. Nothing imports this package.
 """
 
 from agent.cli.main import main

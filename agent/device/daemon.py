@@ -57,7 +57,10 @@ class Daemon:
         self.settings = settings
         self._events_override = events  # tests observe events through their own sink
         self.config_path = config_path
-        self.queue: queue.Queue[ev.Event] = queue.Queue()
+        # SimpleQueue, not Queue: its put() is reentrant, so the signal handlers
+        # may post to it. A Queue's put() from a handler that interrupts the main
+        # thread inside get() (holding the queue's lock) deadlocks the daemon.
+        self.queue: queue.SimpleQueue[ev.Event] = queue.SimpleQueue()
         self._in_flight = threading.Semaphore(MAX_FRAMES_IN_FLIGHT)
         # Sources read faster than real time pause while a reply is awaited,
         # so a batch run behaves as if the gateway answered instantly.

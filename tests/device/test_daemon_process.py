@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,12 @@ class Daemon:
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(20)
+        try:
+            rc = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # a hung daemon must not outlive the test
+            self.proc.wait(10)
+            raise
         self._reader.join(5)
         self.stderr.close()
         return rc
@@ -230,6 +236,38 @@ def test_sighup_applies_a_good_config_and_rejects_a_bad_one(
             rc = daemon.stop()
         assert rc == 0
     assert "RELOADING=1" in notify.lines()
+
+
+def test_a_storm_of_signals_neither_hangs_nor_kills_it(
+    tmp_path: Path, notify: Notifications
+) -> None:
+    # Regression: the signal handlers post to the event queue. With a
+    # queue.Queue, a handler that interrupted the main thread inside get()
+    # (holding the queue's lock) deadlocked the daemon; seen once under load.
+    # Many reloads in a burst make that window likely; the daemon must still
+    # answer them and stop on SIGTERM.
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 1.0)])
+    with ScriptedGateway() as gw:
+        cfg = write_config(tmp_path / "c.yaml", gw.url, audio, tmp_path / "o.wav")
+        daemon = Daemon(cfg, env_with(notify))
+        try:
+            daemon.wait_event("connected")
+            for _ in range(300):  # bounded: 300 signals, a few seconds at most
+                daemon.proc.send_signal(signal.SIGHUP)
+                time.sleep(0.002)  # a burst, not one coalesced signal
+            daemon.wait_event("reloaded")
+            # Still serving: one more reload after the storm is answered too.
+            before = sum(1 for e in daemon.events if e.get("event") == "reloaded")
+            daemon.proc.send_signal(signal.SIGHUP)
+            with daemon.cond:
+                assert daemon.cond.wait_for(
+                    lambda: sum(1 for e in daemon.events if e.get("event") == "reloaded")
+                    > before,
+                    30,
+                )
+        finally:
+            rc = daemon.stop()
+        assert rc == 0
 
 
 def test_bad_config_exits_78_with_one_line(tmp_path: Path) -> None:

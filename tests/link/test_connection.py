@@ -375,6 +375,8 @@ def test_iam_reconnect_fetches_a_fresh_token(servers, connect):
     conn, rec, _ = connect(gw)
     assert conn.wait_connected(TIMEOUT)
     assert len(tokens.posts) == 1
+    # The client can see the handshake done before the server's handler ran.
+    wait_until(lambda: len(server.connections) == 1, "the server's side of the connection")
 
     server.connections[0].close()
     wait_until(lambda: len(server.connections) == 2, "the reconnect")
