@@ -96,14 +96,17 @@ class GatewayServer:
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
         with self._lock:
             self.handshakes.append(request)
+            if not self.refuse:
+                # Registered before the 101 goes out: the client may see its
+                # handshake done before this server's handler thread runs.
+                self.connections.append(connection)
         if self.refuse:
             return connection.respond(self.refuse, "refused\n")
         return None
 
     def _handler(self, ws: ServerConnection) -> None:
         with self._lock:
-            self.connections.append(ws)
-            number = len(self.connections)
+            number = next(i for i, c in enumerate(self.connections, 1) if c is ws)
         try:
             for text in ws:
                 with self._lock:
@@ -322,7 +325,8 @@ def test_query_headers_and_bearer_token_arrive_as_configured(servers, connect):
     assert "engine" not in request.path and "null" not in request.path
     assert request.headers["tenantid"] == "tenant-7"
     assert request.headers["Authorization"] == f"Bearer {BEARER}"
-    assert rec.of("connected") == [None]
+    # connected is set just before the callbacks run: wait for them.
+    wait_until(lambda: rec.of("connected") == [None], "the on_connected callback")
     [event] = events_of(out)
     assert event["event"] == "connected" and isinstance(event["ts"], float)
     assert event["url"].startswith(f"ws://{HOST}:{server.port}/audio?")
