@@ -138,6 +138,7 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
             "wake": {"models": ["hey_jarvis"]},
             "output": {"print": False},
             "log": {"level": "warning"},
+            "control": {"socket": None},  # a running service may hold the default one
         },
         "demo",
     )

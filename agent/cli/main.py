@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "detect": ("agent.cli.detect", "print wake word detections in a WAV file"),
     "devices": ("agent.cli.devices", "list audio input and output devices"),
     "doctor": ("agent.cli.doctor", "check configuration, audio, wake models, gateway, GPIO"),
+    "ctl": ("agent.cli.ctl", "control the running daemon: listen, stop, mute, volume, status"),
 }
 
 DEFAULT_CONFIG = "/etc/voice-agent/config.yaml"

@@ -25,11 +25,12 @@ def run(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.config)
     from agent.audio.sources import SourceError
     from agent.device.daemon import Daemon
+    from agent.device.operate import OperateError
     from agent.hearing.models import WakeModelError
 
     try:
         daemon = Daemon(settings, args.config)
-    except (WakeModelError, SourceError) as exc:
+    except (WakeModelError, SourceError, OperateError) as exc:
         print(f"voice-agent: cannot start: {exc}", file=sys.stderr)
         return 1
     return daemon.run()

@@ -23,6 +23,22 @@ class EventEmitter(Protocol):
         ...
 
 
+def event_record(
+    event: str, fields: dict[str, Any], redactor: Redactor = REDACTOR
+) -> dict[str, Any]:
+    """The JSON event log's object for one event: ``event``, ``ts``, then the scrubbed fields.
+
+    One function, so the log and the hook command (``hooks.command``) get the same objects.
+    """
+    fields = {k: v for k, v in fields.items() if k != "ts"}
+    return {"event": event, "ts": round(time.time(), 6), **redactor.scrub_value(fields)}
+
+
+def json_line(record: dict[str, Any]) -> str:
+    """One record as a compact JSON line (no newline)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
 class EventSink:
     """Where the daemon's events go.
 
@@ -50,11 +66,8 @@ class EventSink:
 
     def emit(self, event: str, **fields: Any) -> None:
         """Write one event; ``ts`` is set here (a ``ts`` field is ignored)."""
-        fields.pop("ts", None)
-        clean = self.redactor.scrub_value(fields)
         if self.format == "json":
-            line = json.dumps({"event": event, "ts": round(time.time(), 6), **clean},
-                              ensure_ascii=False, separators=(",", ":"))
+            line = json_line(event_record(event, fields, self.redactor))
             with self._lock:
                 stream = self._stream if self._stream is not None else sys.stdout
                 try:
@@ -63,6 +76,8 @@ class EventSink:
                 except (OSError, ValueError):  # stdout closed (a pipe reader gone)
                     pass
         else:
+            fields.pop("ts", None)
+            clean = self.redactor.scrub_value(fields)
             text = " ".join(
                 f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in clean.items()
             )

@@ -15,7 +15,9 @@ from typing import Any, cast
 from agent.common.settings_reader import Context, Reader, field_names
 from agent.common.settings_values import MISSING, check_number, describe, file_problem
 from agent.config.link import GatewaySettings
+from agent.config.operate import ControlSettings, HooksSettings, MetricsSettings
 from agent.config.parse_link import parse_gateway
+from agent.config.parse_operate import parse_control, parse_hooks, parse_metrics
 from agent.config.settings import (
     BUILTIN_WAKE_MODELS,
     AudioInputSettings,
@@ -52,6 +54,9 @@ def parse_settings(data: Mapping[str, Any], ctx: Context) -> Settings:
         output=_output(top.sub("output", field_names(OutputSettings))),
         debug=_debug(top.sub("debug", field_names(DebugSettings))),
         log=_log(top.sub("log", field_names(LogSettings))),
+        hooks=parse_hooks(top.sub("hooks", field_names(HooksSettings))),
+        control=parse_control(top.sub("control", field_names(ControlSettings))),
+        metrics=parse_metrics(top.sub("metrics", field_names(MetricsSettings))),
     )
 
 

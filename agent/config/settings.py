@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.config.link import GatewaySettings
+from agent.config.operate import ControlSettings, HooksSettings, MetricsSettings
 
 BUILTIN_WAKE_MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy", "timer", "weather")
 """Wake word models shipped with openWakeWord, usable by name in ``wake.models``."""
@@ -284,3 +285,12 @@ class Settings:
 
     log: LogSettings = field(default_factory=LogSettings)
     """Logging."""
+
+    hooks: HooksSettings = field(default_factory=HooksSettings)
+    """A command fed every event (LEDs, home automation)."""
+
+    control: ControlSettings = field(default_factory=ControlSettings)
+    """The local control socket."""
+
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    """Prometheus metrics."""

@@ -73,6 +73,16 @@ class PlayerSpeaker:
         self.player.play_sound(samples)
         return len(samples)
 
+    @property
+    def volume(self) -> float:
+        """The player's volume, 0..1."""
+        return self.player.volume
+
+    def set_volume(self, level: float) -> float:
+        """Set the player's volume (``voice-agent ctl volume N``); returns it."""
+        self.player.volume = level
+        return self.player.volume
+
     def command(self, feature: str, action: str) -> bool:
         """Apply a command card (volume up/down/mute/unmute, playback stop)."""
         p = self.player
@@ -104,7 +114,8 @@ class LedIndicator:
         self.led = led
 
     def show(self, state: str) -> None:
-        """Idle off, listening on, waiting/speaking slow blink, error fast blink."""
+        """Idle off, listening on, waiting/speaking slow blink, error fast blink,
+        muted mostly on (dark 0.5 s every 2 s)."""
         if state == "idle":
             self.led.off()
         elif state == "listening":
@@ -115,6 +126,8 @@ class LedIndicator:
             self.led.fast_blink()
         elif state == "disconnected":
             self.led.disconnected()
+        elif state == "muted":
+            self.led.muted()
 
 
 class _Endpointer:

@@ -19,9 +19,12 @@ and here the events, the audio path and the turns.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from agent.audio.sounds import chime_window
+from agent.config.settings import Settings
 from agent.device import events as ev
+from agent.device.ports import Ports
 from agent.device.replies import Replies
 from agent.device.turn import RATE, State, Turn
 from agent.link import protocol
@@ -31,6 +34,11 @@ log = logging.getLogger(__name__)
 
 class Conversation(Replies):
     """The state machine; call :meth:`handle` for each event and :meth:`tick` often."""
+
+    def __init__(self, settings: Settings, ports: Ports) -> None:
+        super().__init__(settings, ports)
+        #: What ``stop`` (:meth:`stop_sounding`) stops, asked in order.
+        self.stoppers: list[Callable[[], str | None]] = [self._stop_reply]
 
     # ------------------------------------------------------------ dispatch
     def handle(self, event: ev.Event) -> None:
@@ -108,7 +116,8 @@ class Conversation(Replies):
         self.audio_pos = frame.position + len(frame.samples)
         if self.state in (State.LISTENING, State.STREAMING, State.FOLLOWUP):
             self._listen(frame)
-        if frame.wake and self.state in (State.IDLE, State.WAITING, State.SPEAKING, State.FOLLOWUP):
+        wakeable = (State.IDLE, State.WAITING, State.SPEAKING, State.FOLLOWUP)
+        if frame.wake and not self.muted and self.state in wakeable:
             hit = max(frame.wake, key=lambda h: h.score)
             self.p.events.emit("wake", model=hit.model, score=round(hit.score, 4))
             self._begin("wake", hit.position)
@@ -204,11 +213,54 @@ class Conversation(Replies):
         self.deadline = self.p.clock() + self.settings.listen.max_utterance_s + 5.0
 
     def _on_press(self) -> None:
+        if self.muted:
+            log.info("button: the microphone is muted")
+            self._indicate()
+            return
         if self._in_turn_audio():
             if self.settings.gpio.button_mode == "press":
                 self._end_utterance("button")
             return
         self._begin("button", self.audio_pos)
+
+    # ------------------------------------------------------------ control requests
+    def listen(self) -> bool:
+        """Start a turn as the button does (reason ``control``); False if none could start."""
+        if self.muted or self._in_turn_audio():
+            return False
+        self._begin("control", self.audio_pos)
+        return self._in_turn_audio()
+
+    def stop_sounding(self) -> list[str]:
+        """Stop what is sounding now; returns what was stopped (``playback``).
+
+        Each of :attr:`stoppers` is asked in turn: a later ringing timer adds
+        its own (returning ``"ringing"`` when it silenced one).
+        """
+        stopped = [name for stop in self.stoppers if (name := stop()) is not None]
+        return stopped
+
+    def _stop_reply(self) -> str | None:
+        self.p.speaker.stop()  # a chime or anything else the player is playing
+        if self.state is not State.SPEAKING:
+            return None
+        self._interrupt_reply()
+        self._to_idle()
+        return "playback"
+
+    def set_muted(self, muted: bool) -> bool:
+        """Mute or unmute the microphone; False when it already was. Muting ends a turn."""
+        if muted == self.muted:
+            return False
+        self.muted = muted
+        if muted and self.state is not State.IDLE:
+            if self.streamer.open:
+                self._close_stream("muted")
+            self._interrupt_reply()
+            self._to_idle()
+        self.p.events.emit("mute", muted=muted)
+        self._indicate()
+        return True
 
     def _cancel(self) -> None:
         """Long press: drop the current turn, whatever it is doing."""

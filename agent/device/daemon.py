@@ -30,6 +30,7 @@ from agent.device.adapters import (
     espeak_wav,
 )
 from agent.device.conversation import Conversation
+from agent.device.operate import Operations
 from agent.device.parts import Parts
 from agent.device.ports import Ports
 from agent.link.protocol import GatewayMessage, Unknown
@@ -89,7 +90,9 @@ class Daemon:
         configure_logging(s.log.level, s.log.format)
         recorder = TurnRecorder(s.debug.record_dir, s.debug.keep) if s.debug.record_dir else None
         sink = self._events_override or EventSink(s.log.format)
-        events = RecordingEvents(sink, recorder)
+        # Hooks, control socket, metrics (agent.device.operate): they see every event.
+        self.operations = Operations(s, self.queue.put)
+        events = self.operations.events(RecordingEvents(sink, recorder))
         put = self.queue.put
         self.ring = RingBuffer.for_seconds(RING_SECONDS)
         self.vad_model = default_vad()
@@ -114,7 +117,10 @@ class Daemon:
             on_release=lambda held: put(ev.ButtonReleased(held)),
             on_long_press=lambda: put(ev.ButtonLongPress()),
         )
-        return Parts(source, detector, connection, player, gpio, Notifier(), events, recorder)
+        parts = Parts(source, detector, connection, player, gpio, Notifier(), events, recorder)
+        self.operations.wire(parts)
+        self.operations.open()
+        return parts
 
     # Callbacks of the playback and gateway threads: post an event (and leave a
     # timestamp for scripts/bench.py when agent.device.timings is on; a no-op otherwise).
@@ -156,6 +162,7 @@ class Daemon:
         batch = bool(self.settings.audio.input.file) and not self.settings.audio.input.realtime
         parts.connection.wait_connected(FIRST_CONNECT_BATCH_S if batch else FIRST_CONNECT_S)
         self._capture.start()
+        self.operations.start()
         parts.notifier.ready(status="idle")
         watchdog = watchdog_interval_s()
         try:
@@ -179,6 +186,8 @@ class Daemon:
                 event = None
             if isinstance(event, ev.Reload):
                 self._reload()
+            elif isinstance(event, ev.ControlRequest):
+                self.operations.answer(conv, event)
             elif event is not None:
                 try:
                     conv.handle(event)
@@ -251,7 +260,7 @@ class Daemon:
         old = self.settings
         needs_restart = [
             name
-            for name in ("gateway", "audio", "wake", "gpio", "debug")
+            for name in ("gateway", "audio", "wake", "gpio", "debug", "hooks", "control", "metrics")
             if getattr(old, name) != getattr(new, name)
         ]
         if needs_restart:
@@ -274,7 +283,8 @@ class Daemon:
         self._accepting.set()
         self._in_flight.release()
         parts.connection.close(timeout=2.0)
-        for closer in (parts.source.close, parts.player.close, parts.gpio.close):
+        closers = (parts.source.close, parts.player.close, parts.gpio.close, self.operations.close)
+        for closer in closers:
             try:
                 closer()
             except Exception:

@@ -7,7 +7,9 @@ conversation thread is the only code that acts on them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -96,6 +98,19 @@ class PlaybackFinished:
 
 
 @dataclass(frozen=True)
+class ControlRequest:
+    """A request from the control socket (see :mod:`agent.device.control`).
+
+    ``reply`` is called once, on the conversation thread, with the reply object;
+    it only hands the object back to the socket's thread, so it never blocks.
+    """
+
+    command: str
+    value: float | None
+    reply: Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
 class Reload:
     """SIGHUP: read the configuration again."""
 
@@ -119,6 +134,7 @@ Event = (
     | GatewayMessage
     | PlaybackStarted
     | PlaybackFinished
+    | ControlRequest
     | Reload
     | Shutdown
 )

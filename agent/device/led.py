@@ -13,7 +13,7 @@ from agent.device.callbacks import guarded
 
 log = logging.getLogger(__name__)
 
-Pattern = Literal["off", "on", "slow_blink", "fast_blink", "disconnected"]
+Pattern = Literal["off", "on", "slow_blink", "fast_blink", "disconnected", "muted"]
 
 DEFAULT_ERROR_S = 3.0
 
@@ -23,7 +23,8 @@ class StatusLed:
 
     ``off()`` idle, ``on()`` listening, ``slow_blink()`` waiting for the reply,
     ``fast_blink()`` error (for ``error_s`` seconds, then back to the previous
-    pattern), ``disconnected()`` a short blink every two seconds. ``pattern`` is
+    pattern), ``disconnected()`` a short blink every two seconds, ``muted()``
+    mostly on (dark half a second every two). ``pattern`` is
     the current name; ``on_change(name)``, if given, is called on every change,
     including the automatic return after ``fast_blink`` (from a timer thread).
 
@@ -34,6 +35,7 @@ class StatusLed:
     SLOW_BLINK = (0.5, 0.5)
     FAST_BLINK = (0.1, 0.1)
     DISCONNECTED = (0.1, 1.9)
+    MUTED = (1.5, 0.5)
 
     def __init__(
         self,
@@ -88,6 +90,10 @@ class StatusLed:
         """No gateway connection: a 0.1 s flash every 2 s."""
         self._set("disconnected")
 
+    def muted(self) -> None:
+        """Microphone muted: on 1.5 s, off 0.5 s (unlike any other pattern, mostly lit)."""
+        self._set("muted")
+
     def fast_blink(self, duration_s: float | None = None) -> None:
         """Error: blink fast for ``duration_s`` (default ``error_s``), then restore.
 
@@ -135,6 +141,7 @@ class StatusLed:
                         "slow_blink": self.SLOW_BLINK,
                         "fast_blink": self.FAST_BLINK,
                         "disconnected": self.DISCONNECTED,
+                        "muted": self.MUTED,
                     }[name]
                     self._led.blink(on_s, off_s, n=blinks, background=True)
             self._on_change(name)

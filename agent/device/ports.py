@@ -56,6 +56,15 @@ class Speaker(Protocol):
         """Play sound ``name`` (wake/done/error); returns its length in samples."""
         ...
 
+    @property
+    def volume(self) -> float:
+        """Playback volume, 0..1."""
+        ...
+
+    def set_volume(self, level: float) -> float:
+        """Set the playback volume (clamped to 0..1); returns it."""
+        ...
+
 
 class Endpointer(Protocol):
     """End-of-speech detection for one listening period, in audio time."""

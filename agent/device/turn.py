@@ -64,6 +64,7 @@ class TurnBase:
         self.endpointer: Endpointer | None = None
         self.followup_options: dict[str, Any] | None = None
         self.deadline: float | None = None
+        self.muted = False  # the microphone, by the control socket: no wake word, no turns
         self.streamer = Streamer(
             ports.ring,
             ports.link.send,
@@ -174,7 +175,9 @@ class TurnBase:
     def _indicate(self) -> None:
         if not self.p.indicator:
             return
-        if self.state is State.IDLE:
+        if self.state is State.IDLE and self.muted:
+            self.p.indicator.show("muted")
+        elif self.state is State.IDLE:
             self.p.indicator.show("idle" if self.p.link.connected else "disconnected")
         elif self.state in (State.LISTENING, State.STREAMING, State.FOLLOWUP):
             self.p.indicator.show("listening")
