@@ -285,6 +285,7 @@ class Operations:
             "state": conv.state.value,
             "connected": conv.p.link.connected,
             "muted": conv.muted,
+            "audio_position": conv.audio_pos,  # samples captured so far (audio time)
             "volume": _percent(conv.p.speaker.volume),
             "last_error": self.last_error,
             "metrics": self.metrics_url,
