@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from daemon_process import Daemon
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,6 +27,26 @@ def env() -> dict[str, str]:
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
         out.pop(name, None)
     return out
+
+
+def config(tmp: Path, url: str, audio_input: dict[str, Any], **extra: Any) -> Path:
+    data: dict[str, Any] = {
+        "gateway": {"url": url, "reconnect": {"initial_s": 0.1, "max_s": 0.5}},
+        "audio": {
+            "input": audio_input,
+            "output": {"file": str(tmp / "out.wav"), "realtime": True},
+        },
+        "wake": {"models": ["hey_jarvis"]},
+        "sounds": {"wake": None, "done": None, "error": None},
+        "listen": {"response_timeout_s": 10},
+        "log": {"format": "json"},
+        "control": {"socket": str(tmp / "ctl.sock")},
+        "metrics": {"listen": "127.0.0.1:0"},
+        **extra,
+    }
+    path = tmp / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
 
 
 def ctl(sock: Path, *args: str) -> tuple[int, dict[str, Any]]:

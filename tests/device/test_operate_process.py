@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from daemon_process import Daemon
-from operate_support import client, ctl, env, events_after, scrape, value, wait_until
+from operate_support import client, config, ctl, env, events_after, scrape, value, wait_until
 from scripted_gateway import Reply, ScriptedGateway
 from speech import compose, tone
 
@@ -42,26 +41,6 @@ with open(sys.argv[1], "a", encoding="utf-8") as out:
     out.write(f"{os.getpid()} {line}")
 sys.exit(3)
 """
-
-
-def config(tmp: Path, url: str, audio_input: dict[str, Any], **extra: Any) -> Path:
-    data: dict[str, Any] = {
-        "gateway": {"url": url, "reconnect": {"initial_s": 0.1, "max_s": 0.5}},
-        "audio": {
-            "input": audio_input,
-            "output": {"file": str(tmp / "out.wav"), "realtime": True},
-        },
-        "wake": {"models": ["hey_jarvis"]},
-        "sounds": {"wake": None, "done": None, "error": None},
-        "listen": {"response_timeout_s": 10},
-        "log": {"format": "json"},
-        "control": {"socket": str(tmp / "ctl.sock")},
-        "metrics": {"listen": "127.0.0.1:0"},
-        **extra,
-    }
-    path = tmp / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def script(tmp: Path, name: str, body: str) -> list[str]:

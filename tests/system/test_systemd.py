@@ -71,6 +71,10 @@ def test_unit_runs_the_daemon_the_way_it_expects() -> None:
     assert service["User"] == ["voice-agent"]
     assert set(" ".join(service["SupplementaryGroups"]).split()) == {"audio", "gpio"}
     assert service["StateDirectory"] == ["voice-agent"]
+    # The control socket's directory (control.socket's default): the service's
+    # user and group only; the daemon makes the socket itself 0660.
+    assert service["RuntimeDirectory"] == ["voice-agent"]
+    assert service["RuntimeDirectoryMode"] == ["0750"]
     assert "PYTHONUNBUFFERED=1" in service["Environment"]
     assert read_unit(UNIT)["Install"]["WantedBy"] == ["multi-user.target"]
 
@@ -121,11 +125,12 @@ def test_systemd_analyze_verify_catches_a_missing_executable(tmp_path: Path) -> 
 
 
 @needs_analyze
-def test_security_exposure_is_at_most_2() -> None:
-    result = analyze("security", "--offline=true", "--threshold=20", str(UNIT))
+def test_security_exposure_is_at_most_1_4() -> None:
+    # 1.4 is the promise (issue 18: never worse than that).
+    result = analyze("security", "--offline=true", "--threshold=14", str(UNIT))
     assert result.returncode == 0, result.stdout + result.stderr
     score = security_score(result.stdout + result.stderr)
-    assert score <= 2.0, result.stdout
+    assert score <= 1.4, result.stdout
 
 
 @needs_analyze
@@ -133,9 +138,9 @@ def test_security_threshold_rejects_an_unhardened_unit(tmp_path: Path) -> None:
     # The same check on a bare unit must fail: proves the threshold is applied.
     bare = tmp_path / "bare.service"
     bare.write_text(f"[Service]\nType=notify\nExecStart={EXEC_PATH} run\n")
-    result = analyze("security", "--offline=true", "--threshold=20", str(bare))
+    result = analyze("security", "--offline=true", "--threshold=14", str(bare))
     assert result.returncode != 0
-    assert security_score(result.stdout + result.stderr) > 2.0
+    assert security_score(result.stdout + result.stderr) > 1.4
 
 
 # Run in a child: switch on the kernel's W^X rule (prctl PR_SET_MDWE, Linux
