@@ -3,6 +3,8 @@
 - :mod:`agent.config.settings`: :class:`Settings` and its sections (audio, wake,
   listen, location, gpio, sounds, output, debug, log).
 - :mod:`agent.config.link`: the ``gateway`` section (URL, auth, TLS, reconnect).
+- :mod:`agent.config.operate`, :mod:`agent.config.parse_operate`: the ``hooks``,
+  ``control`` and ``metrics`` sections.
 - :mod:`agent.config.parse`, :mod:`agent.config.parse_link`: a YAML mapping into
   :class:`Settings`, every value checked, every error a :class:`ConfigError`.
 - :mod:`agent.config.load`: :func:`load_config`, :func:`load_or_exit`, :func:`redact`.

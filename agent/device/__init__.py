@@ -11,6 +11,10 @@
 - :mod:`agent.device.notify`: systemd's notify protocol and watchdog.
 - :mod:`agent.device.recorder`: debug recordings of each turn.
 - :mod:`agent.device.timings`: optional timestamps for the benchmarks.
+- :mod:`agent.device.operate`: the hook, the control socket and the metrics, wired in;
+  :mod:`agent.device.hooks` (the hook command), :mod:`agent.device.control` (the
+  socket's JSON lines), :mod:`agent.device.control_server` (its thread),
+  :mod:`agent.device.metrics` (Prometheus).
 
 May import: :mod:`agent.common`, :mod:`agent.config`, :mod:`agent.link`,
 :mod:`agent.audio` and :mod:`agent.hearing`. Never :mod:`agent.gateway`.
