@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,13 @@ class Notifications:
 class Daemon:
     """The subprocess, with its stdout events read in a thread."""
 
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str], prefix: Sequence[str] = ()
+    ) -> None:
         # stderr (the log) goes to a file: an unread pipe would fill and block it.
         self.stderr = open(config.with_suffix(".stderr"), "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+            [*prefix, sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
