@@ -36,6 +36,7 @@ class Reply:
     drop: bool = False  # close the connection instead of answering
     endpoint_after_s: float | None = None  # send stt_transcript once this much audio arrived
     card: dict[str, Any] | None = None
+    card_after_audio: dict[str, Any] | None = None  # a second response, once the audio is sent
 
 
 @dataclass
@@ -177,3 +178,5 @@ class ScriptedGateway:
                 )
             end_prompt = None if reply.prompt_on_text else reply.prompt
             ws.send(p.encode(p.ReplyAudioEnd(rid, end_prompt)))
+        if reply.card_after_audio:
+            ws.send(p.encode(p.Response(turn.id, {"card": reply.card_after_audio})))

@@ -114,6 +114,13 @@ class Replies(TurnBase):
             return
         self.p.events.emit("playback_end", id=event.reply_id, interrupted=event.interrupted)
         self.p.set_speaking(False)
-        if not event.interrupted and self.state is State.SPEAKING:
+        if self.state is not State.SPEAKING:
+            return
+        if not event.interrupted:
             self._finish_turn()
+        else:
+            # Stopped from outside (a "playback stop" card): our own barge-in
+            # forgets the reply id first, so its late report never gets here.
+            # The user asked for silence: no follow-up, no error.
+            self._to_idle()
 

@@ -278,6 +278,22 @@ def test_command_card_changes_the_volume(tmp_path: Path) -> None:
     assert events.of("response")[0]["card"] == {"feature": "volume", "action": "decrease"}
 
 
+def test_a_playback_stop_card_ends_the_turn_at_once(tmp_path: Path) -> None:
+    # Regression: the card stopped the player, but the interrupted end of the
+    # reply was ignored, so the device sat in "speaking" until the response
+    # timeout and then reported an error.
+    audio = _one_question(tmp_path)
+    stop = {"type": "Command", "content": {"feature": "playback", "action": "stop"}}
+    with ScriptedGateway([Reply(audio=tone(4.0), card_after_audio=stop)]) as gw:
+        settings = settings_for(gw.url, str(audio), str(tmp_path / "o.wav"))
+        with running(settings) as (_d, events):
+            assert events.wait_count("playback_end", 1, 30)
+            assert events.wait(lambda e: e.states()[-1] == "idle", 30)
+        assert gw.transactions
+    assert [f["interrupted"] for f in events.of("playback_end")] == [True]
+    assert events.of("error") == []
+
+
 def test_audio_fault_while_idle_is_reported_without_a_sound(tmp_path: Path) -> None:
     out = tmp_path / "o.wav"
     with ScriptedGateway() as gw:
