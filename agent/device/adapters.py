@@ -35,7 +35,7 @@ class PlayerSpeaker:
         self.player = player
         self._cache: dict[tuple[str, str | None], np.ndarray | None] = {}
         self.sounds = sounds
-        for name in ("wake", "done", "error"):  # a bad path fails at start, not at use
+        for name in ("wake", "done", "error", "alarm"):  # a bad path fails at start, not at use
             self._samples(name)
 
     def _samples(self, name: str) -> np.ndarray | None:
@@ -104,7 +104,7 @@ class LedIndicator:
         self.led = led
 
     def show(self, state: str) -> None:
-        """Idle off, listening on, waiting/speaking slow blink, error fast blink."""
+        """Idle off, listening on, waiting/speaking slow blink, error fast blink, ringing."""
         if state == "idle":
             self.led.off()
         elif state == "listening":
@@ -115,6 +115,8 @@ class LedIndicator:
             self.led.fast_blink()
         elif state == "disconnected":
             self.led.disconnected()
+        elif state == "ringing":
+            self.led.ringing()
 
 
 class _Endpointer:

@@ -13,7 +13,7 @@ from agent.device.callbacks import guarded
 
 log = logging.getLogger(__name__)
 
-Pattern = Literal["off", "on", "slow_blink", "fast_blink", "disconnected"]
+Pattern = Literal["off", "on", "slow_blink", "fast_blink", "disconnected", "ringing"]
 
 DEFAULT_ERROR_S = 3.0
 
@@ -34,6 +34,7 @@ class StatusLed:
     SLOW_BLINK = (0.5, 0.5)
     FAST_BLINK = (0.1, 0.1)
     DISCONNECTED = (0.1, 1.9)
+    RINGING = (0.25, 0.25)
 
     def __init__(
         self,
@@ -88,6 +89,10 @@ class StatusLed:
         """No gateway connection: a 0.1 s flash every 2 s."""
         self._set("disconnected")
 
+    def ringing(self) -> None:
+        """A timer is ringing: 0.25 s on, 0.25 s off, until it is stopped."""
+        self._set("ringing")
+
     def fast_blink(self, duration_s: float | None = None) -> None:
         """Error: blink fast for ``duration_s`` (default ``error_s``), then restore.
 
@@ -135,6 +140,7 @@ class StatusLed:
                         "slow_blink": self.SLOW_BLINK,
                         "fast_blink": self.FAST_BLINK,
                         "disconnected": self.DISCONNECTED,
+                        "ringing": self.RINGING,
                     }[name]
                     self._led.blink(on_s, off_s, n=blinks, background=True)
             self._on_change(name)

@@ -99,6 +99,8 @@ class Led(Protocol):
 
     def disconnected(self) -> None: ...
 
+    def ringing(self) -> None: ...
+
 
 class GpioParts(Protocol):
     """The button and LED (:class:`~agent.device.gpio.Gpio`)."""
