@@ -49,8 +49,8 @@ def test_several_timers_time_left_and_cancel(gateway: RunningGateway) -> None:
         assert gone.text.text == "Okay, the ten minute timer is cancelled."
         assert gone.response.data["timer"] == {**ten, "event": "cancelled"}
         one = text_turn(ws, "how much time is left on the timer").text.text
-        assert re.fullmatch(r"The five minute timer has (5 minutes|4 minutes and 5\d seconds) left\.",
-                            one), one
+        pattern = r"The five minute timer has (5 minutes|4 minutes and 5\d seconds) left\."
+        assert re.fullmatch(pattern, one), one
         assert text_turn(ws, "cancel the timer").response.data["timer"]["id"] == five["id"]
         assert text_turn(ws, "how much time is left").text.text == "You have no timers."
     states = {t.id: t.state for t in gateway.timers()}
@@ -145,3 +145,14 @@ def test_announce_to_one_device_and_to_all(gateway: RunningGateway) -> None:
         assert read_reply(b, timeout=20).text.text == "Dinner is ready."
     missing = _announce(gateway.url, "Hello?", "--device", "nobody")
     assert missing.returncode == 1 and "'nobody' is not connected" in missing.stderr
+
+
+def test_an_unusable_state_dir_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
+    from agent.common.settings_values import ConfigError
+    from agent.gateway.server import Gateway
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigError) as info:
+        Gateway(GatewaySettings(port=0, state_dir=str(blocker / "state")))
+    assert info.value.exit_code == 78 and "state_dir" in str(info.value)
