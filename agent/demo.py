@@ -1,9 +1,10 @@
 """``voice-agent demo``: a whole conversation on one machine, no Pi, no cloud.
 
 Starts the reference gateway on loopback, plays the bundled recording
-(``agent/data/demo.wav``: "hey jarvis, set a timer" ... "five minutes")
-through the real daemon in real time, and prints the conversation as it
-happens. The spoken replies go to a WAV file, and to the speaker too when
+(``agent/data/demo.wav``: "hey jarvis, set a timer" ... "five seconds" ...
+"hey jarvis") through the real daemon in real time, and prints the
+conversation as it happens: two turns, the timer ringing five seconds later,
+and the wake word stopping it. The spoken replies go to a WAV file, and to the speaker too when
 there is one.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 DEMO_WAV = Path(__file__).with_name("data") / "demo.wav"
-TURNS = 2  # the recording holds a question and the answer to a follow-up
+TURNS = 2  # the recording holds a question and the answer to a follow-up, then the stop
 TIME_LIMIT_S = 30.0
 
 
@@ -31,6 +32,7 @@ class ConversationPrinter:
         self.t0 = time.monotonic()
         self.done = threading.Event()
         self.playbacks = 0
+        self.stopped_by: str | None = None
         self.transcripts: list[str] = []
         self.replies: list[str] = []
         self.errors: list[str] = []
@@ -75,11 +77,22 @@ class ConversationPrinter:
             took = f" ({now - self._reply_started:.1f} s)" if self._reply_started else ""
             self._say(f"reply done{took}")
             self.playbacks += 1
+        elif event == "timer" and f.get("timer_event") == "started":
+            self._say(f"timer '{f['name']}' started (the gateway keeps it)")
+        elif event == "announcement":
+            self._say(f'announcement from the gateway: "{f["text"]}"')
+        elif event == "timer" and f.get("timer_event") == "ringing":
+            self._say(f"timer '{f['name']}' RINGING: the alarm and the announcement, "
+                      "again and again until stopped ...")
+        elif event == "timer" and f.get("timer_event") == "stopped":
+            how = {"wake": "the wake word", "button": "the button"}.get(f["stopped_by"],
+                                                                       f["stopped_by"])
+            self._say(f"timer '{f['name']}' stopped by {how} (no turn opened)")
+            self.stopped_by = f["stopped_by"]
+            self.done.set()
         elif event == "error":
             self.errors.append(f["message"])
             self._say(f"error ({f.get('source')}): {f['message']}")
-        elif event == "state" and f.get("to") == "idle" and self.playbacks >= TURNS:
-            self.done.set()
 
 
 def _speaker_present() -> bool:
@@ -110,7 +123,7 @@ def _play_file(path: Path) -> None:
 
 
 def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
-    """Run the demo; 0 when the two-turn conversation completed."""
+    """Run the demo; 0 when the two turns, the ringing and its stop all happened."""
     from agent.config.load import parse_config
     from agent.device.daemon import Daemon
     from agent.gateway.server import serve_in_thread
@@ -121,7 +134,8 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
     replies = out_dir / "replies.wav"
     with wave.open(str(DEMO_WAV)) as w:
         seconds = w.getnframes() / w.getframerate()
-    print("voice-agent demo: a two-turn conversation with the local reference gateway")
+    print("voice-agent demo: a two-turn conversation with the local reference gateway,")
+    print("  then the timer it set rings, and the wake word stops it")
     print(f"  input: {DEMO_WAV.name} ({seconds:.1f} s, played in real time as if spoken)")
     print("  gateway: pocketsphinx speech to text, espeak-ng text to speech, on 127.0.0.1")
     print(f"  output: the spoken replies go to {replies}, in real time; nothing plays meanwhile\n")
@@ -157,7 +171,8 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
         print(f"demo: the conversation did not complete within {TIME_LIMIT_S:.0f} s "
               f"(heard {printer.transcripts}, errors {printer.errors})")
         return 1
-    print(f"demo: {TURNS} turns in {took:.1f} s. The spoken replies are in {replies}")
+    print(f"demo: {TURNS} turns and a timer stopped by the {printer.stopped_by} in {took:.1f} s."
+          f" The spoken replies are in {replies}")
     if not play:
         print("demo: nothing was played (--no-play).")
     elif _speaker_present():

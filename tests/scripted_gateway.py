@@ -37,6 +37,8 @@ class Reply:
     endpoint_after_s: float | None = None  # send stt_transcript once this much audio arrived
     card: dict[str, Any] | None = None
     card_after_audio: dict[str, Any] | None = None  # a second response, once the audio is sent
+    # Sent as soon as audio_start arrives (the device is mid-turn): (transaction id) -> messages
+    on_start: Callable[[str], list[p.Message]] | None = None
 
 
 @dataclass
@@ -99,6 +101,13 @@ class ScriptedGateway:
         with self._cond:
             return [m.action for m in self.messages]
 
+    def push(self, messages: list[p.Message]) -> None:
+        """Send ``messages`` to every open connection now (announcements)."""
+        assert self.wait_for(lambda: bool(self._live), 10), "no connection to push to"
+        for ws in list(self._live):
+            for m in messages:
+                ws.send(p.encode(m))
+
     def drop_all(self) -> None:
         """Close every open connection (the daemon should reconnect)."""
         for ws in list(self._live):
@@ -107,9 +116,9 @@ class ScriptedGateway:
     # ------------------------------------------------------------------
     def _handler(self, ws: ServerConnection) -> None:
         with self._cond:
+            self._live.append(ws)
             self.connections += 1
             self._cond.notify_all()
-        self._live.append(ws)
         current: Transaction | None = None
         reply: Reply | None = None
         try:
@@ -123,6 +132,9 @@ class ScriptedGateway:
                     reply = self.script.pop(0) if self.script else Reply()
                     with self._cond:
                         self.transactions.append(current)
+                    if reply.on_start is not None:
+                        for m in reply.on_start(msg.id):
+                            ws.send(p.encode(m))
                 elif isinstance(msg, p.AudioData) and current and current.id == msg.id:
                     with self._cond:
                         current.audio += msg.audio

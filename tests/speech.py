@@ -91,3 +91,21 @@ def espeak(text: str, voice: str, wpm: int, directory: Path) -> np.ndarray:
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
     subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True)
     return read_wav(out)
+
+
+def announcement(
+    aid: str, text: str, audio: np.ndarray | None, timer: dict[str, object] | None = None
+) -> list:
+    """The announcement form: response, text and audio all under ``aid`` (protocol.md)."""
+    from agent.link import protocol as p
+
+    data: dict[str, object] = {"speech": {"text": text}}
+    if timer is not None:
+        data["timer"] = timer
+    out: list = [p.Response(aid, data), p.TextReply(aid, text)]
+    if audio is not None:
+        pcm = np.asarray(audio, dtype="<i2").tobytes()
+        out.append(p.ReplyAudioStart(aid))
+        out += [p.ReplyAudioData(aid, pcm[i : i + 3200]) for i in range(0, len(pcm), 3200)]
+        out.append(p.ReplyAudioEnd(aid))
+    return out

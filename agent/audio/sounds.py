@@ -10,7 +10,8 @@ gives that audio file converted to 16 kHz mono, and ``None`` gives ``None``
 
 - wake: a rising two-tone chime, 150 ms;
 - done: the same two tones falling, 150 ms;
-- error: a falling tone, 350 ms.
+- error: a falling tone, 350 ms;
+- alarm: four short 880 Hz beeps, 0.9 s (a ringing timer).
 
 Chime exclusion (the policy)
 ----------------------------
@@ -51,7 +52,7 @@ import soxr
 
 from agent.audio.frames import SAMPLE_RATE
 
-SoundName = Literal["wake", "done", "error"]
+SoundName = Literal["wake", "done", "error", "alarm"]
 
 CHIME_MARGIN_MS = 150
 """Default margin after the chime for detection-to-speaker delay and output latency."""
@@ -82,6 +83,9 @@ def builtin_sound(name: SoundName) -> np.ndarray:
         x = np.concatenate([_tone((990, 990), 70), _tone((660, 660), 80)])
     elif name == "error":
         x = _tone((520, 260), 350, amplitude=0.35)
+    elif name == "alarm":
+        beep, gap = _tone((880, 880), 120, amplitude=0.4), np.zeros(SAMPLE_RATE * 100 // 1000)
+        x = np.concatenate([beep, gap] * 4)
     else:
         raise ValueError(f"no built-in sound {name!r}")
     return np.round(x * 32767).astype(np.int16)

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("agent.cli.run", "run the voice agent daemon"),
     "check-config": ("agent.cli.check_config", "validate a configuration and print it"),
     "gateway": ("agent.cli.gateway", "run the local reference gateway"),
+    "announce": ("agent.cli.announce", "ask the gateway to speak a text on one device or all"),
     "demo": ("agent.cli.demo", "a two-turn conversation with the local gateway"),
     "detect": ("agent.cli.detect", "print wake word detections in a WAV file"),
     "devices": ("agent.cli.devices", "list audio input and output devices"),

@@ -31,6 +31,7 @@ from agent.config.settings import (
     OutputSettings,
     Settings,
     SoundSettings,
+    TimerSettings,
     WakeSettings,
     model_name,
 )
@@ -51,6 +52,11 @@ def parse_settings(data: Mapping[str, Any], ctx: Context) -> Settings:
         location=_location(top),
         gpio=_gpio(top.sub("gpio", field_names(GpioSettings))),
         sounds=_sounds(top.sub("sounds", field_names(SoundSettings))),
+        timers=TimerSettings(
+            max_ring_s=top.sub("timers", field_names(TimerSettings)).duration(
+                "max_ring_s", _D.timers.max_ring_s
+            )
+        ),
         output=_output(top.sub("output", field_names(OutputSettings))),
         debug=_debug(top.sub("debug", field_names(DebugSettings))),
         log=_log(top.sub("log", field_names(LogSettings))),
@@ -269,7 +275,12 @@ def _sound(r: Reader, name: str) -> str | None:
 
 
 def _sounds(r: Reader) -> SoundSettings:
-    return SoundSettings(wake=_sound(r, "wake"), done=_sound(r, "done"), error=_sound(r, "error"))
+    return SoundSettings(
+        wake=_sound(r, "wake"),
+        done=_sound(r, "done"),
+        error=_sound(r, "error"),
+        alarm=_sound(r, "alarm"),
+    )
 
 
 def _output(r: Reader) -> OutputSettings:

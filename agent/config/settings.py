@@ -218,6 +218,17 @@ class SoundSettings:
     error: str | None = "builtin"
     """Played when a turn fails."""
 
+    alarm: str | None = "builtin"
+    """Played, with the announcement, while a finished timer rings."""
+
+
+@dataclass(frozen=True)
+class TimerSettings:
+    """Ringing timers (``timers``)."""
+
+    max_ring_s: float = 900.0
+    """A finished timer rings at most this long (seconds) unless stopped."""
+
 
 @dataclass(frozen=True)
 class OutputSettings:
@@ -276,6 +287,9 @@ class Settings:
 
     sounds: SoundSettings = field(default_factory=SoundSettings)
     """Feedback sounds."""
+
+    timers: TimerSettings = field(default_factory=TimerSettings)
+    """Ringing timers."""
 
     output: OutputSettings = field(default_factory=OutputSettings)
     """Printing and speaking."""

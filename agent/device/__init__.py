@@ -3,6 +3,7 @@
 - :mod:`agent.device.events`: the events adapters post to the one queue.
 - :mod:`agent.device.ports`: the Protocols the conversation needs of each part.
 - :mod:`agent.device.conversation`: :class:`Conversation`, the one owner of state.
+- :mod:`agent.device.announcements`: announcements and ringing timers on top of it.
 - :mod:`agent.device.streamer`: a turn's ``audio_data`` from the pre-roll ring.
 - :mod:`agent.device.adapters`: small adapters from the parts to the ports.
 - :mod:`agent.device.daemon`: :class:`Daemon`, the wiring, threads, signals.

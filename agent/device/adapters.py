@@ -35,7 +35,7 @@ class PlayerSpeaker:
         self.player = player
         self._cache: dict[tuple[str, str | None], np.ndarray | None] = {}
         self.sounds = sounds
-        for name in ("wake", "done", "error"):  # a bad path fails at start, not at use
+        for name in ("wake", "done", "error", "alarm"):  # a bad path fails at start, not at use
             self._samples(name)
 
     def _samples(self, name: str) -> np.ndarray | None:
@@ -115,7 +115,7 @@ class LedIndicator:
 
     def show(self, state: str) -> None:
         """Idle off, listening on, waiting/speaking slow blink, error fast blink,
-        muted mostly on (dark 0.5 s every 2 s)."""
+        muted mostly on (dark 0.5 s every 2 s), ringing a quick steady blink."""
         if state == "idle":
             self.led.off()
         elif state == "listening":
@@ -128,6 +128,8 @@ class LedIndicator:
             self.led.disconnected()
         elif state == "muted":
             self.led.muted()
+        elif state == "ringing":
+            self.led.ringing()
 
 
 class _Endpointer:

@@ -29,6 +29,7 @@ from agent.device.adapters import (
     RecordingEvents,
     espeak_wav,
 )
+from agent.device.announcements import AnnouncingConversation
 from agent.device.conversation import Conversation
 from agent.device.operate import Operations
 from agent.device.parts import Parts
@@ -147,7 +148,7 @@ class Daemon:
             on_state=self._on_state,
             recorder=parts.recorder,
         )
-        return Conversation(s, ports)
+        return AnnouncingConversation(s, ports)
 
     # ------------------------------------------------------------ running
     def run(self) -> int:

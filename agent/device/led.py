@@ -13,7 +13,9 @@ from agent.device.callbacks import guarded
 
 log = logging.getLogger(__name__)
 
-Pattern = Literal["off", "on", "slow_blink", "fast_blink", "disconnected", "muted"]
+Pattern = Literal[
+    "off", "on", "slow_blink", "fast_blink", "disconnected", "muted", "ringing"
+]
 
 DEFAULT_ERROR_S = 3.0
 
@@ -36,6 +38,7 @@ class StatusLed:
     FAST_BLINK = (0.1, 0.1)
     DISCONNECTED = (0.1, 1.9)
     MUTED = (1.5, 0.5)
+    RINGING = (0.25, 0.25)
 
     def __init__(
         self,
@@ -93,6 +96,9 @@ class StatusLed:
     def muted(self) -> None:
         """Microphone muted: on 1.5 s, off 0.5 s (unlike any other pattern, mostly lit)."""
         self._set("muted")
+    def ringing(self) -> None:
+        """A timer is ringing: 0.25 s on, 0.25 s off, until it is stopped."""
+        self._set("ringing")
 
     def fast_blink(self, duration_s: float | None = None) -> None:
         """Error: blink fast for ``duration_s`` (default ``error_s``), then restore.
@@ -142,6 +148,7 @@ class StatusLed:
                         "fast_blink": self.FAST_BLINK,
                         "disconnected": self.DISCONNECTED,
                         "muted": self.MUTED,
+                        "ringing": self.RINGING,
                     }[name]
                     self._led.blink(on_s, off_s, n=blinks, background=True)
             self._on_change(name)

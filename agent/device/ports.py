@@ -53,7 +53,7 @@ class Speaker(Protocol):
         ...
 
     def sound(self, name: str) -> int:
-        """Play sound ``name`` (wake/done/error); returns its length in samples."""
+        """Play sound ``name`` (wake/done/error/alarm); returns its length in samples."""
         ...
 
     @property

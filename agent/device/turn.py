@@ -34,6 +34,7 @@ class State(enum.StrEnum):
     WAITING = "waiting"
     SPEAKING = "speaking"
     FOLLOWUP = "followup"
+    RINGING = "ringing"  # a finished timer rings (agent.device.announcements)
 
 
 @dataclass

@@ -7,6 +7,9 @@
 - :mod:`agent.gateway.records`: what each transaction received (tests, benchmarks).
 - :mod:`agent.gateway.grammar`: phrases to JSGF grammars, normalisation.
 - :mod:`agent.gateway.tts`: espeak-ng speech.
+- :mod:`agent.gateway.timers`: the timers' SQLite store (``state_dir``).
+- :mod:`agent.gateway.alarms`: firing timers, delivery per device, ``announce`` requests.
+- :mod:`agent.gateway.announce`: one session's side of announcements.
 - :mod:`agent.gateway.stt`: speech-to-text engines and their worker pool.
 - :mod:`agent.gateway.dialog`: what answers: the built-in skills.
 

@@ -22,6 +22,9 @@ import asyncio
 import hmac
 import itertools
 import logging
+import os
+import re
+import sqlite3
 import ssl
 import threading
 import time
@@ -34,16 +37,21 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agent.gateway.alarms import CONNECTION_OWNER, TimerService
+from agent.gateway.announce import SessionTarget
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.skills import Skills
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.session import Services, Session
-from agent.gateway.settings import GatewaySettings, check_exposure, read_token
+from agent.gateway.settings import ConfigError, GatewaySettings, check_exposure, read_token
 from agent.gateway.stt.pool import SttPool
+from agent.gateway.timers import Timer, TimerStore
 from agent.gateway.tts import Espeak
-from agent.link.protocol import GatewayMessage, ProtocolError, decode_client, encode
+from agent.link.protocol import Announce, GatewayMessage, ProtocolError, decode_client, encode
 
 log = logging.getLogger(__name__)
+
+USER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Gateway:
@@ -73,6 +81,7 @@ class Gateway:
             tts=tts or Espeak(),
             recorder=recorder,
         )
+        self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
         self._numbers = itertools.count(1)
         self._active = 0
         self.port: int | None = None
@@ -129,12 +138,15 @@ class Gateway:
             endpointing=_choice(query, "endpointing", {"true": True, "false": False}),
             record=record,
         )
-        log.info("connection %d from %s", number, ws.remote_address)
+        target = SessionTarget(session, _owner(query, number))
+        session.dialog.timers = self.timers.attach(target)
+        log.info("connection %d from %s (device %s)", number, ws.remote_address, target.owner)
         try:
-            await self._serve(ws, session, record)
+            await self._serve(ws, session, record, target)
         except ConnectionClosed:
             pass
         finally:
+            self.timers.detach(target)
             await session.close()
             self._active -= 1
             if recorder is not None and record is not None:
@@ -142,10 +154,15 @@ class Gateway:
             log.info("connection %d closed (%s)", number, ws.close_code)
 
     async def _serve(
-        self, ws: ServerConnection, session: Session, record: ConnectionRecord | None
+        self,
+        ws: ServerConnection,
+        session: Session,
+        record: ConnectionRecord | None,
+        target: SessionTarget,
     ) -> None:
         limits = self.settings.limits
         recorder = self.services.recorder
+        requests: set[asyncio.Task[None]] = set()  # announce requests under way
         while True:
             try:
                 frame = await asyncio.wait_for(
@@ -166,7 +183,12 @@ class Gateway:
                 else:
                     if recorder is not None and record is not None:
                         recorder.received(record, msg)
-                    await session.handle(msg)
+                    if isinstance(msg, Announce):  # spoken elsewhere: do not hold this loop
+                        task = asyncio.create_task(self.timers.request(target, msg))
+                        requests.add(task)
+                        task.add_done_callback(requests.discard)
+                    else:
+                        await session.handle(msg)
             if session.too_many_errors:
                 await ws.close(1008, "too many bad messages")
                 return
@@ -176,6 +198,7 @@ class Gateway:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.services.stt.warm_up)
         s = self.settings
+        timers = asyncio.create_task(self.timers.run(stop))
         try:
             server: Server
             async with serve(
@@ -198,7 +221,33 @@ class Gateway:
                 server.close(close_connections=True)
                 await server.wait_closed()
         finally:
+            timers.cancel()
+            await asyncio.gather(timers, return_exceptions=True)
+            self.timers.store.close()
             await loop.run_in_executor(None, self.services.stt.close)
+
+
+def _timer_store(settings: GatewaySettings) -> TimerStore:
+    """The timers' database: ``state_dir``, else systemd's ``$STATE_DIRECTORY``, else memory."""
+    directory = settings.state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0] or None
+    try:
+        store = TimerStore(directory)
+    except (OSError, sqlite3.Error) as exc:
+        problem = f"cannot keep timers in {directory}: {exc}"
+        raise ConfigError("gateway settings", "state_dir", problem) from None
+    if directory is None:
+        log.info("timers are kept in memory only (set state_dir to keep them across restarts)")
+    return store
+
+
+def _owner(query: dict[str, list[str]], number: int) -> str:
+    """Which device this connection is: its ``userID``, else the connection itself."""
+    given = query.get("userID")
+    if given and USER_ID_RE.match(given[-1]):
+        return given[-1]
+    if given:
+        log.info("ignoring userID=%r (expected letters, digits, _ or -)", given[-1][:80])
+    return f"{CONNECTION_OWNER}{number}"
 
 
 def _choice(query: dict[str, list[str]], name: str, values: dict[str, bool]) -> bool | None:
@@ -230,6 +279,10 @@ class RunningGateway:
         scheme = "wss" if self.gateway.settings.tls.enabled else "ws"
         host = self.gateway.settings.host
         return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{self.port}/"
+
+    def timers(self) -> list[Timer]:
+        """Every timer the gateway holds, with its own recorded times (oldest first)."""
+        return self.gateway.timers.store.all()
 
     @property
     def transactions(self) -> list[TransactionRecord]:

@@ -274,6 +274,8 @@ class Session:
         data: dict[str, Any] = {"speech": {"text": reply.text}, "skill": answer.skill}
         if reply.card is not None:
             data["card"] = reply.card
+        if reply.timer is not None:
+            data["timer"] = reply.timer
         await self._send(Response(turn, data))
         await self._send(TextReply(turn, reply.text, prompt=reply.prompt))
         options = {**self.tts_options, **(tts or {})}

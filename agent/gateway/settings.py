@@ -32,6 +32,7 @@ __all__ = [
     "LimitSettings",
     "ReplySettings",
     "SttSettings",
+    "TimerSettings",
     "TlsSettings",
     "TtsSettings",
     "is_loopback",
@@ -137,6 +138,14 @@ class LimitSettings:
 
 
 @dataclass(frozen=True)
+class TimerSettings:
+    """Timers that ring (:mod:`agent.gateway.alarms`)."""
+
+    max_ring_s: float = 900.0
+    """A finished timer is still delivered to a device that comes back within this long."""
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     """Everything the reference gateway needs."""
 
@@ -151,6 +160,10 @@ class GatewaySettings:
     reply: ReplySettings = ReplySettings()
     endpointing: EndpointingSettings = EndpointingSettings()
     limits: LimitSettings = LimitSettings()
+    timers: TimerSettings = TimerSettings()
+    state_dir: str | None = None
+    """Where timers are kept (``timers.db``); None: ``$STATE_DIRECTORY`` (set by the
+    systemd unit's ``StateDirectory=``), and without that in memory only."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging threshold of ``voice-agent gateway``."""
 
@@ -168,6 +181,7 @@ _KNOWN = tuple(
             ("reply", ReplySettings),
             ("endpointing", EndpointingSettings),
             ("limits", LimitSettings),
+            ("timers", TimerSettings),
         )
         for k in field_names(cls)
     ]
@@ -267,6 +281,9 @@ def parse_gateway_settings(
         idle_timeout_s=lim_r.duration("idle_timeout_s", dl.idle_timeout_s),
         max_errors=_int(lim_r, "max_errors", dl.max_errors, 1, 1_000_000),
     )
+    timers_r = top.sub("timers", field_names(TimerSettings))
+    timers = TimerSettings(max_ring_s=timers_r.duration("max_ring_s", d.timers.max_ring_s))
+    state_dir = top.path("state_dir")
     log_level = top.choice("log_level", d.log_level, ("debug", "info", "warning", "error"))
 
     settings = GatewaySettings(
@@ -279,6 +296,8 @@ def parse_gateway_settings(
         reply=reply,
         endpointing=endpointing,
         limits=limits,
+        timers=timers,
+        state_dir=state_dir,
         log_level=log_level,  # type: ignore[arg-type]
     )
     check_exposure(settings, source)

@@ -194,6 +194,16 @@ def test_sounds_null_and_builtin(tmp_path: Path) -> None:
     assert (s.sounds.wake, s.sounds.done, s.sounds.error) == (None, "builtin", "builtin")
 
 
+def test_alarm_sound_and_ring_cap(tmp_path: Path) -> None:
+    s = load_config(write_config(tmp_path, {}))
+    assert (s.sounds.alarm, s.timers.max_ring_s) == ("builtin", 900.0)
+    data = {"sounds": {"alarm": None}, "timers": {"max_ring_s": 60}}
+    s = load_config(write_config(tmp_path, data))
+    assert (s.sounds.alarm, s.timers.max_ring_s) == (None, 60.0)
+    assert "timers.max_ring_s" in error_of(tmp_path, {"timers": {"max_ring_s": 0}})
+    assert "sounds.alarm" in error_of(tmp_path, {"sounds": {"alarm": "/nonexistent.wav"}})
+
+
 def test_empty_sections_take_defaults(tmp_path: Path) -> None:
     text = f"gateway:\n  url: {LOCAL_URL}\naudio:\nwake:\ngpio:\n"
     assert load_config(write_config(tmp_path, text)) == defaults()

@@ -35,6 +35,8 @@ CLIENT_MESSAGES = [
     p.TtsOptions(TID, {"voice": "en-us"}, audio="http://x/y"),
     p.TextInput(TID, "what time is it"),
     p.Location(TID, 45.408032, -123.0083655),
+    p.Announce(TID, "Dinner is ready."),
+    p.Announce(TID, "The post is here.", "porch"),
 ]
 
 
@@ -308,3 +310,31 @@ def test_fuzz_any_bytes_raise_only_protocol_error(data: bytes) -> None:
 @given(messages)
 def test_fuzz_structured_messages_raise_only_protocol_error(text: str) -> None:
     _decode_both(text)
+
+
+def test_announce_needs_text() -> None:
+    with pytest.raises(p.ProtocolError):
+        p.decode_client(json.dumps({"id": TID, "action": "announce", "text": "  "}))
+
+
+def test_timer_card_fields() -> None:
+    card = {"id": "t1", "name": "five minute", "event": "finished", "seconds": 300}
+    assert p.timer_card({"timer": card}) == p.TimerCard("t1", "five minute", "finished", 300.0)
+    assert p.timer_card({"speech": {"text": "hi"}}) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "finished",
+        {"id": 5, "name": "x", "event": "finished", "seconds": 1},
+        {"id": "t", "name": "x", "event": "exploded", "seconds": 1},
+        {"id": "t", "name": "x", "event": "started", "seconds": -1},
+        {"id": "t", "name": "x", "event": "started", "seconds": True},
+        {"id": "t", "name": 3, "event": "started", "seconds": 1},
+        {"id": "", "name": "x", "event": "started", "seconds": 1},
+    ],
+)
+def test_bad_timer_cards_raise_protocol_error(bad: object) -> None:
+    with pytest.raises(p.ProtocolError):
+        p.timer_card({"timer": bad})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from agent.gateway.dialog.skills import Reply, Request, Skills
+from agent.gateway.dialog.timer import parse_duration, register_timers, say_duration
 
 SKILLS = Skills()
 """The built-in registry: every ``@SKILLS.skill`` below adds to it on import."""
@@ -21,40 +22,8 @@ def default_skills() -> Skills:
     return SKILLS
 
 
-_UNITS = {"second": 1, "minute": 60, "hour": 3600}
-_WORD_NUMBERS = {
-    "a": 1,
-    "an": 1,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "forty five": 45,
-    "fifty": 50,
-    "sixty": 60,
-    "ninety": 90,
-}
-_NUMBER_RE = "|".join(sorted(map(re.escape, _WORD_NUMBERS), key=len, reverse=True))
-_DURATION_RE = re.compile(
-    rf"\b(?:(?P<half>half an hour)|(?P<n>{_NUMBER_RE}) (?P<unit>second|minute|hour)s?)\b"
-)
-
 SKILLS.rules.update(
     {
-        "number": "two | three | four | five | six | seven | eight | nine | ten | fifteen"
-        " | twenty | thirty | forty | forty five | fifty | sixty | ninety",
-        "duration": "(a | one) (second | minute | hour)"
-        " | <number> (seconds | minutes | hours) | half an hour",
         "echo_text": "hello world | good morning | good night | testing one two three"
         " | i am a voice agent",
     }
@@ -62,26 +31,7 @@ SKILLS.rules.update(
 
 SKILLS.pronunciations["unmute"] = "AH N M Y UW T"
 
-
-def parse_duration(text: str) -> int | None:
-    """Seconds in a spoken duration ("five minutes", "half an hour"), or None."""
-    m = _DURATION_RE.search(text)
-    if m is None:
-        return None
-    if m.group("half"):
-        return 1800
-    return _WORD_NUMBERS[m.group("n")] * _UNITS[m.group("unit")]
-
-
-def say_duration(seconds: int) -> str:
-    """ "five minutes", "one hour", "90 seconds"..."""
-    names = {v: k for k, v in _WORD_NUMBERS.items() if k not in ("a", "an")}
-    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds % size == 0:
-            n = seconds // size
-            word = names.get(n, str(n))
-            return f"{word} {unit}" + ("" if n == 1 else "s")
-    return f"{seconds} seconds"
+__all__ = ["SKILLS", "default_skills", "parse_duration", "say_duration"]
 
 
 @SKILLS.skill(
@@ -136,24 +86,7 @@ def pool(req: Request) -> Reply:
     return Reply("Yes, there is a heated pool on the roof, open from 7 to 10.")
 
 
-@SKILLS.skill(
-    "timer",
-    phrases=["(set | start) a timer [for <duration>]"],
-    followup=["[for] <duration>"],
-    keywords=r"\btimer\b",
-)
-def timer(req: Request) -> Reply:
-    """Two turns when needed: "set a timer" -> "For how long?" -> "five minutes"."""
-    seconds = parse_duration(req.text)
-    if seconds is not None:
-        return Reply(f"Okay, a timer for {say_duration(seconds)}, starting now.")
-    if not req.followup:
-        return Reply("For how long?", prompt=True)
-    req.state["retries"] = req.state.get("retries", 0) + 1
-    if req.state["retries"] > 1:
-        return Reply("Sorry, I still didn't get it. No timer then.")
-    return Reply("Sorry, for how long? For example, five minutes.", prompt=True)
-
+register_timers(SKILLS)  # set, time left, cancel: agent.gateway.dialog.timer
 
 _COMMANDS = {
     "volume up": ("volume", "increase"),

@@ -41,6 +41,8 @@ class Reply:
     """True: the skill expects an answer (the device listens again without a wake word)."""
     card: dict[str, Any] | None = None
     """A command card for ``response.data.card`` (volume, playback)."""
+    timer: dict[str, Any] | None = None
+    """A ``timer`` card for ``response.data.timer``: what the reply is about."""
 
 
 @dataclass
@@ -53,6 +55,8 @@ class Dialog:
     """Scratch space, one entry per skill name."""
     location: tuple[float, float] | None = None
     """(latitude, longitude) from the client's ``location`` message."""
+    timers: Any = None
+    """This device's timers (an :class:`agent.gateway.alarms.Book`), when the gateway runs them."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ must never import anything else of the project.
 from agent.link.protocol.codec import decode_client, decode_gateway, encode
 from agent.link.protocol.messages import (
     MAX_MESSAGE_BYTES,
+    Announce,
     AudioData,
     AudioEnd,
     AudioStart,
@@ -34,9 +35,11 @@ from agent.link.protocol.messages import (
     Unknown,
     new_id,
 )
+from agent.link.protocol.timer import TIMER_EVENTS, TimerCard, timer_card
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
+    "Announce",
     "AudioData",
     "AudioEnd",
     "AudioStart",
@@ -55,11 +58,14 @@ __all__ = [
     "SttOptions",
     "SttTranscript",
     "TextInput",
+    "TIMER_EVENTS",
     "TextReply",
+    "TimerCard",
     "TtsOptions",
     "Unknown",
     "decode_client",
     "decode_gateway",
     "encode",
     "new_id",
+    "timer_card",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.link.protocol.messages import (
     MAX_MESSAGE_BYTES,
+    Announce,
     AudioData,
     AudioEnd,
     AudioStart,
@@ -67,6 +68,10 @@ def encode(msg: Message, *, buffer_form: bool = False) -> str:
             out["audio"] = msg.audio
     elif isinstance(msg, TextInput):
         out["text"] = msg.text
+    elif isinstance(msg, Announce):
+        out["text"] = msg.text
+        if msg.device is not None:
+            out["device"] = msg.device
     elif isinstance(msg, Location):
         out["location"] = {"latitude": msg.latitude, "longitude": msg.longitude}
     elif isinstance(msg, SttTranscript):
@@ -198,6 +203,11 @@ def decode_client(
         return TtsOptions(mid, _dict(obj, "options") or {}, _str(obj, "audio", required=False))
     if action == "text":
         return TextInput(mid, _str(obj, "text") or "")
+    if action == "announce":
+        text = _str(obj, "text") or ""
+        if not text.strip():
+            raise ProtocolError("an announce request needs a non-empty 'text'")
+        return Announce(mid, text, _str(obj, "device", required=False))
     if action == "location":
         loc = _dict(obj, "location") or {}
         lat = _number(loc.get("latitude"), "latitude")

@@ -110,8 +110,22 @@ class Location:
     action = "location"
 
 
+@dataclass(frozen=True)
+class Announce:
+    """A request to the gateway: speak ``text`` on device ``device`` (None: on every device).
+
+    Sent by ``voice-agent announce``; the gateway answers with a ``response``
+    whose ``data.announced`` lists the devices it spoke on, or an ``error``.
+    """
+
+    id: str
+    text: str
+    device: str | None = None
+    action = "announce"
+
+
 ClientMessage: TypeAlias = (
-    AudioStart | AudioData | AudioEnd | SttOptions | TtsOptions | TextInput | Location
+    AudioStart | AudioData | AudioEnd | SttOptions | TtsOptions | TextInput | Location | Announce
 )
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Speaking with no question asked: one connection's side of announcements.
+
+:class:`SessionTarget` lets the :class:`~agent.gateway.alarms.TimerService`
+speak on a :class:`~agent.gateway.session.Session`: ``response``, ``text`` and
+the spoken audio all under one fresh id ``A`` that the device never opened
+(the announcement form of the protocol, ``docs/protocol.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from agent.gateway.session import CONTENT_TYPE, RATE, Session
+from agent.gateway.settings import VOICE_RE
+from agent.link.protocol import (
+    GatewayError,
+    ReplyAudioData,
+    ReplyAudioEnd,
+    ReplyAudioStart,
+    Response,
+    TextReply,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+
+class SessionTarget:
+    """A session as a target of announcements, known by its device's ``owner`` key."""
+
+    def __init__(self, session: Session, owner: str) -> None:
+        self.session = session
+        self.owner = owner
+
+    async def answer(self, msg: Response | GatewayError) -> None:
+        """Send one message (the answer to an ``announce`` request)."""
+        await self.session._send(msg)
+
+    async def announce(self, text: str, card: dict[str, Any] | None) -> None:
+        """Send ``text`` as an announcement under a fresh id, with its spoken audio."""
+        session, services = self.session, self.session.services
+        aid = new_id()
+        data: dict[str, Any] = {"speech": {"text": text}, "skill": "announcement"}
+        if card is not None:
+            data["timer"] = card
+        voice = session.tts_options.get("voice")
+        if not isinstance(voice, str) or not VOICE_RE.match(voice):
+            voice = services.settings.tts.voice
+        # Speech first: a failure sends nothing, so the device never holds half an announcement.
+        pcm = await services.tts.speak(text, voice, services.settings.tts.speed)
+        await session._send(Response(aid, data))
+        await session._send(TextReply(aid, text, prompt=False))
+        step = max(2, services.settings.reply.chunk_ms * RATE // 1000 * 2)
+        await session._send(ReplyAudioStart(aid, CONTENT_TYPE))
+        for i in range(0, len(pcm), step):
+            await session._send(ReplyAudioData(aid, pcm[i : i + step]))
+        await session._send(ReplyAudioEnd(aid, None if session.buffer_form else False))
+        log.info("connection %d: announced %r as %s", session.number, text, aid)
