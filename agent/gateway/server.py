@@ -34,6 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agent.gateway.dialog.backend import DialogBackend
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.skills import Skills
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
@@ -72,6 +73,7 @@ class Gateway:
             ),
             tts=tts or Espeak(),
             recorder=recorder,
+            dialog=_dialog_backend(settings),
         )
         self._numbers = itertools.count(1)
         self._active = 0
@@ -198,7 +200,18 @@ class Gateway:
                 server.close(close_connections=True)
                 await server.wait_closed()
         finally:
+            if self.services.dialog is not None:
+                await self.services.dialog.aclose()
             await loop.run_in_executor(None, self.services.stt.close)
+
+
+def _dialog_backend(settings: GatewaySettings) -> DialogBackend | None:
+    """The configured dialog back end; None: the built-in skills (grpc imported only if used)."""
+    if settings.dialog.engine != "diatheke":
+        return None
+    from agent.gateway.dialog.diatheke.backend import create_backend
+
+    return create_backend(settings.dialog.diatheke, settings.limits.max_utterance_s)
 
 
 def _choice(query: dict[str, list[str]], name: str, values: dict[str, bool]) -> bool | None:

@@ -23,10 +23,13 @@ from typing import Any, Literal
 from agent.common.settings_reader import Context, Reader, field_names
 from agent.common.settings_values import ConfigError
 from agent.common.settings_yaml import load_yaml_file
+from agent.gateway.dialog_settings import KNOWN_KEYS as _DIALOG_KEYS
+from agent.gateway.dialog_settings import DialogSettings, parse_dialog
 
 __all__ = [
     "AuthSettings",
     "ConfigError",
+    "DialogSettings",
     "EndpointingSettings",
     "GatewaySettings",
     "LimitSettings",
@@ -151,6 +154,8 @@ class GatewaySettings:
     reply: ReplySettings = ReplySettings()
     endpointing: EndpointingSettings = EndpointingSettings()
     limits: LimitSettings = LimitSettings()
+    dialog: DialogSettings = DialogSettings()
+    """What answers: the built-in skills or a Diatheke server (:mod:`.dialog_settings`)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging threshold of ``voice-agent gateway``."""
 
@@ -171,6 +176,7 @@ _KNOWN = tuple(
         )
         for k in field_names(cls)
     ]
+    + list(_DIALOG_KEYS)
 )
 
 
@@ -279,6 +285,7 @@ def parse_gateway_settings(
         reply=reply,
         endpointing=endpointing,
         limits=limits,
+        dialog=parse_dialog(top),
         log_level=log_level,  # type: ignore[arg-type]
     )
     check_exposure(settings, source)
