@@ -100,6 +100,9 @@ class Turn:
         except grpc.aio.AioRpcError as exc:
             log.warning("connection %d: %s: Diatheke %s", self.out.number, self.tid, describe(exc))
             await self.out.send(GatewayError(self.tid, f"dialog server: {describe(exc)}"))
+        except RuntimeError as exc:  # the gateway's own speech to text (SttError) and the like
+            log.warning("connection %d: %s: %s", self.out.number, self.tid, exc)
+            await self.out.send(GatewayError(self.tid, f"dialog: {exc}"))
         return None
 
 

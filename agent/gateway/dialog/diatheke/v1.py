@@ -169,7 +169,7 @@ class Api1Connection:
             try:
                 async with self._lock:
                     self._stale(session)
-                    sending = asyncio.create_task(
+                    sending = asyncio.ensure_future(
                         self.api.audio_input(self._audio(session.sid, turn),
                                              timeout=self.max_stream_s)
                     )
@@ -223,7 +223,7 @@ class Api1Connection:
                       sending: asyncio.Task[Any] | None = None) -> Heard | None:
         reply = TurnReply(self.out, self.tts_rate)
         heard: Heard | None = None
-        started = not spoken  # pushed text is the input itself
+        started = False  # events before this input's RecognizeEvent are not its own
         for _ in range(MAX_EVENTS):
             ev = await self._next(session.events, sending)
             if isinstance(ev, _Lost):
