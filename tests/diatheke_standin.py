@@ -28,7 +28,6 @@ from typing import Any
 import grpc
 import numpy as np
 
-from agent.gateway.dialog.diatheke.pb import diatheke1_pb2 as pb1
 from agent.gateway.dialog.diatheke.pb import diatheke2_pb2 as pb2
 
 SERVICE = "cobaltspeech.diatheke.Diatheke"

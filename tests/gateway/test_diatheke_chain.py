@@ -26,7 +26,7 @@ from diatheke_standin import ASK, CONFIRM, StandIn
 from gateway_support import open_client, spoken, utterance
 from speech import compose
 
-from agent.gateway.dialog_settings import DiathekeSettings, DialogSettings
+from agent.gateway.dialog_settings import DialogSettings, DiathekeSettings
 from agent.gateway.server import serve_in_thread
 from agent.gateway.settings import GatewaySettings, SttSettings
 
