@@ -35,6 +35,9 @@ MODELS = ["hey_jarvis"]
 STEPS = ("cpu", "gate", "scores", "soak")
 
 NOTES = """
+A turn through the gateway with the Diatheke dialog back end (against the test
+stand-in server): [benchmarks-diatheke.md](benchmarks-diatheke.md),
+`scripts/benchmarks/diatheke.py`.
 ## How each figure is measured
 
 * **1a-2a, listening CPU.** `voice-agent run --config FILE` in its own process with

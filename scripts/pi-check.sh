@@ -334,6 +334,23 @@ step_check_config() {
     figure "/etc/voice-agent/config.yaml valid (mode $(in_root stat -c '%a %U:%G' /etc/voice-agent/config.yaml))"
 }
 
+# grpcio (the Diatheke dialog back end) came in with install.sh's [gateway]
+# extra: an aarch64 wheel, its C core loads, and the project's generated
+# Diatheke messages round-trip on this protobuf.
+step_grpc() {
+    local out
+    out=$(in_root /opt/voice-agent/bin/python -c '
+import grpc, google.protobuf
+from agent.gateway.dialog.diatheke.pb import diatheke2_pb2 as pb
+msg = pb.SessionOutput(action_list=[pb.ActionData(input=pb.WaitForUserAction())])
+assert pb.SessionOutput.FromString(msg.SerializeToString()) == msg
+grpc.insecure_channel("127.0.0.1:9").close()
+print("grpcio", grpc.__version__, "protobuf", google.protobuf.__version__)')
+    echo "$out"
+    [[ $out == grpcio* ]]
+    figure "$out"
+}
+
 # `voice-agent detect` prints one line per detection ("  0.52 s  alexa  score
 # 0.994") and a summary ("1 detection in 0.62 s of audio (...)").
 detect_clip() {
@@ -432,7 +449,7 @@ step_reinstall() {
     figure "the edited /etc/voice-agent/config.yaml kept (640 root:voice-agent); the venv still runs"
 }
 
-STEPS=(host root copy arch install check_config detect_alexa detect_mycroft detect_negative turn unit reinstall)
+STEPS=(host root copy arch install check_config grpc detect_alexa detect_mycroft detect_negative turn unit reinstall)
 # Later steps make no sense without these.
 ESSENTIAL=" host root copy install "
 
@@ -444,6 +461,7 @@ describe() {
         arch) echo "uname -m and python3 inside report aarch64, Python ${SUITE_PYTHON[$SUITE]} (QEMU_CPU=$QEMU_CPU_MODEL)" ;;
         install) echo "scripts/install.sh inside: apt, user voice-agent, venv /opt/voice-agent, config, unit enabled" ;;
         check_config) echo "voice-agent check-config --config /etc/voice-agent/config.yaml" ;;
+        grpc) echo "grpcio and the Diatheke messages import and round-trip inside (installed by the [gateway] extra)" ;;
         detect_alexa) echo "voice-agent detect on wake_alexa.wav: expect an alexa detection" ;;
         detect_mycroft) echo "voice-agent detect on wake_hey_mycroft.wav: expect a hey_mycroft detection" ;;
         detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;

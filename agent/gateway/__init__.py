@@ -11,7 +11,8 @@
 - :mod:`agent.gateway.alarms`: firing timers, delivery per device, ``announce`` requests.
 - :mod:`agent.gateway.announce`: one session's side of announcements.
 - :mod:`agent.gateway.stt`: speech-to-text engines and their worker pool.
-- :mod:`agent.gateway.dialog`: what answers: the built-in skills.
+- :mod:`agent.gateway.dialog`: what answers: the built-in skills, or a Diatheke server.
+- :mod:`agent.gateway.dialog_settings`: the ``dialog`` section of the settings.
 
 May import: :mod:`agent.common` and :mod:`agent.link.protocol` only; nothing else
 of the device side. Nothing heavy is imported here.

@@ -39,6 +39,7 @@ from websockets.http11 import Request, Response
 
 from agent.gateway.alarms import CONNECTION_OWNER, TimerService
 from agent.gateway.announce import SessionTarget
+from agent.gateway.dialog.backend import DialogBackend
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.skills import Skills
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
@@ -80,6 +81,7 @@ class Gateway:
             ),
             tts=tts or Espeak(),
             recorder=recorder,
+            dialog=_dialog_backend(settings),
         )
         self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
         self._numbers = itertools.count(1)
@@ -224,6 +226,8 @@ class Gateway:
             timers.cancel()
             await asyncio.gather(timers, return_exceptions=True)
             self.timers.store.close()
+            if self.services.dialog is not None:
+                await self.services.dialog.aclose()
             await loop.run_in_executor(None, self.services.stt.close)
 
 
@@ -248,6 +252,15 @@ def _owner(query: dict[str, list[str]], number: int) -> str:
     if given:
         log.info("ignoring userID=%r (expected letters, digits, _ or -)", given[-1][:80])
     return f"{CONNECTION_OWNER}{number}"
+
+
+def _dialog_backend(settings: GatewaySettings) -> DialogBackend | None:
+    """The configured dialog back end; None: the built-in skills (grpc imported only if used)."""
+    if settings.dialog.engine != "diatheke":
+        return None
+    from agent.gateway.dialog.diatheke.backend import create_backend
+
+    return create_backend(settings.dialog.diatheke, settings.limits.max_utterance_s)
 
 
 def _choice(query: dict[str, list[str]], name: str, values: dict[str, bool]) -> bool | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
+from agent.gateway.dialog.backend import DialogBackend, DialogConnection, Outbox, Utterance
 from agent.gateway.dialog.skills import Dialog, Skills
 from agent.gateway.endpoint import Endpointer
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
@@ -65,6 +66,8 @@ class Services:
     stt: SttPool
     tts: Espeak
     recorder: Recorder | None = None
+    dialog: DialogBackend | None = None
+    """None: the built-in skills answer (the path below); else this back end does."""
 
 
 @dataclass
@@ -84,6 +87,7 @@ class _Transaction:
     source: str | None = None
     skill: str | None = None
     published: bool = False
+    utterance: Utterance | None = None  # the dialog back end's side of it
 
 
 class Session:
@@ -114,6 +118,13 @@ class Session:
         self._tx: _Transaction | None = None
         self._text_task: asyncio.Task[None] | None = None
         self._cap_bytes = int(s.limits.max_utterance_s * RATE) * 2
+        pool, step = services.stt, max(2, s.reply.chunk_ms * RATE // 1000 * 2)
+        self.backend: DialogConnection | None = None if services.dialog is None else (
+            services.dialog.connect(
+                Outbox(number, self._send, lambda pcm: pool.transcribe(pcm), step,
+                       not self.buffer_form)
+            )
+        )
 
     # ------------------------------------------------------------------ input
 
@@ -134,7 +145,8 @@ class Session:
             self.dialog.location = (msg.latitude, msg.longitude)
         elif isinstance(msg, TextInput):
             self._cancel(self._text_task)
-            work = self._reply(msg.id, msg.text, None)
+            work = self.backend.text(msg.id, msg.text) if self.backend else self._reply(
+                msg.id, msg.text, None)
             self._text_task = asyncio.create_task(self._guard(msg.id, work))
         else:
             log.info("connection %d: ignoring unknown action %r", self.number, msg.action)
@@ -173,6 +185,7 @@ class Session:
             ),
             no_speech_samples=self._no_speech_samples(stt) if self.endpointing else None,
             last_audio=time.monotonic(),
+            utterance=self.backend.begin(msg.id) if self.backend else None,
         )
 
     def _no_speech_samples(self, stt: dict[str, Any]) -> int | None:
@@ -192,6 +205,8 @@ class Session:
         tx.audio += chunk
         if tx.end_reason is not None:
             return  # already ended (e.g. by the endpointer): kept for the record only
+        if tx.utterance is not None:
+            tx.utterance.feed(chunk)
         samples = len(tx.audio) // 2
         if tx.endpointer is not None:
             end = tx.endpointer.feed(chunk)
@@ -220,7 +235,8 @@ class Session:
         tx.end_reason, tx.endpoint_sample = reason, sample
         log.debug("connection %d: %s ended (%s) at sample %d", self.number, tx.id, reason, sample)
         pcm = bytes(tx.audio[: 2 * sample])
-        tx.task = asyncio.create_task(self._guard(tx.id, self._process(tx, pcm)))
+        work = self._hand_off(tx, tx.utterance, pcm) if tx.utterance else self._process(tx, pcm)
+        tx.task = asyncio.create_task(self._guard(tx.id, work))
         tx.task.add_done_callback(lambda _t: self._publish(tx))
 
     async def _guard(self, turn: str, work: Awaitable[Any]) -> None:
@@ -237,6 +253,11 @@ class Session:
                 await self._send(GatewayError(turn, f"internal error: {type(exc).__name__}"))
             except ConnectionClosed:
                 pass
+
+    async def _hand_off(self, tx: _Transaction, utterance: Utterance, pcm: bytes) -> None:
+        heard = await utterance.finish(pcm)  # the back end answers the device itself
+        if heard is not None:
+            tx.transcript, tx.confidence, tx.source = heard.text, heard.confidence, heard.source
 
     async def _process(self, tx: _Transaction, pcm: bytes) -> None:
         stt = dict(self.stt_options)
@@ -340,6 +361,8 @@ class Session:
             if tx.end_reason is None:
                 tx.end_reason = "closed"
             self._close(tx)
+        if self.backend is not None:
+            await self.backend.close()  # DeleteSession / EndSession
 
     def _close(self, tx: _Transaction) -> None:
         tx.closed = True

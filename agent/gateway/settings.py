@@ -23,10 +23,13 @@ from typing import Any, Literal
 from agent.common.settings_reader import Context, Reader, field_names
 from agent.common.settings_values import ConfigError
 from agent.common.settings_yaml import load_yaml_file
+from agent.gateway.dialog_settings import KNOWN_KEYS as _DIALOG_KEYS
+from agent.gateway.dialog_settings import DialogSettings, parse_dialog
 
 __all__ = [
     "AuthSettings",
     "ConfigError",
+    "DialogSettings",
     "EndpointingSettings",
     "GatewaySettings",
     "LimitSettings",
@@ -164,6 +167,8 @@ class GatewaySettings:
     state_dir: str | None = None
     """Where timers are kept (``timers.db``); None: ``$STATE_DIRECTORY`` (set by the
     systemd unit's ``StateDirectory=``), and without that in memory only."""
+    dialog: DialogSettings = DialogSettings()
+    """What answers: the built-in skills or a Diatheke server (:mod:`.dialog_settings`)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging threshold of ``voice-agent gateway``."""
 
@@ -185,6 +190,7 @@ _KNOWN = tuple(
         )
         for k in field_names(cls)
     ]
+    + list(_DIALOG_KEYS)
 )
 
 
@@ -298,6 +304,7 @@ def parse_gateway_settings(
         limits=limits,
         timers=timers,
         state_dir=state_dir,
+        dialog=parse_dialog(top),
         log_level=log_level,  # type: ignore[arg-type]
     )
     check_exposure(settings, source)

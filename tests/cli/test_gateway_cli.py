@@ -33,6 +33,13 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
             [],
             "limits.max_errors: expected a whole number",
         ),
+        ("dialog: {engine: cobalt}\n", [], "dialog.engine: expected one of skills, diatheke"),
+        ("dialog: {diatheke: {api: 3}}\n", [], "dialog.diatheke.api: expected a whole number"),
+        ("dialog: {diatheke: {address: localhost}}\n", [], "dialog.diatheke.address: expected"),
+        ("dialog: {diatheke: {speech: cloud}}\n", [], "dialog.diatheke.speech: expected one of"),
+        ("dialog: {diatheke: {tls: false, ca_file: ca.pem}}\n", [],
+         "dialog.diatheke.ca_file: "),
+        ("dialog: {diatheke: {modle: x}}\n", [], "did you mean dialog.diatheke.model?"),
     ],
 )
 def test_bad_settings_exit_78_naming_the_key(

@@ -24,6 +24,7 @@ STEPS = [
     "arch",
     "install",
     "check_config",
+    "grpc",
     "detect_alexa",
     "detect_mycroft",
     "detect_negative",

@@ -1,0 +1,4 @@
+"""Generated protobuf message modules (scripts/gen-protos.sh); do not edit.
+
+May import: google.protobuf only.
+"""

@@ -1,0 +1,142 @@
+"""The whole chain: a real device process <-> the reference gateway <-> the stand-in Diatheke.
+
+``voice-agent run`` runs as a subprocess (a WAV file paced in real time as its
+microphone, a WAV file as its speaker, JSON events on stdout); the gateway
+runs in this process with ``dialog.engine: diatheke``; the stand-in serves
+API 2 or API 1 over loopback gRPC. The follow-up turn is opened by
+``prompt: true`` with no second wake word. Also ``speech: gateway``: the
+gateway's own speech to text transcribes and Diatheke gets text.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from diatheke_standin import ASK, CONFIRM, StandIn
+from gateway_support import open_client, spoken, utterance
+from speech import compose
+
+from agent.gateway.dialog_settings import DialogSettings, DiathekeSettings
+from agent.gateway.server import serve_in_thread
+from agent.gateway.settings import GatewaySettings, SttSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Device:
+    """``voice-agent run`` with its events read from stdout."""
+
+    def __init__(self, config: Path) -> None:
+        self.log = open(config.with_suffix(".stderr"), "w")  # noqa: SIM115
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop("NOTIFY_SOCKET", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "run", "--config", str(config)], cwd=ROOT,
+            env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+            preexec_fn=_die_with_parent,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            with self.cond:
+                self.events.append(event)
+                self.cond.notify_all()
+
+    def of(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("event") == name]
+
+    def wait(self, name: str, n: int = 1, timeout: float = 60) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.of(name)) >= n, timeout), (
+                f"{n} x {name}? got {[e.get('event') for e in self.events]}"
+            )
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # a hung daemon must not outlive the test
+            self.proc.wait(10)
+            raise
+        finally:
+            self._reader.join(5)
+            self.log.close()
+
+
+@pytest.mark.parametrize("api", [2, 1])
+def test_device_gateway_diatheke_timer_dialog(tmp_path: Path, api: int) -> None:
+    audio, _ = compose(tmp_path / "in.wav", [
+        ("pause", 1.0), ("say", "hey jarvis"), ("pause", 0.2), ("say", "set a timer"),
+        ("pause", 3.0), ("say", "five minutes"), ("pause", 4.0),
+    ])
+    out = tmp_path / "out.wav"
+    with StandIn(api=api, tts_rate=8000 if api == 2 else 16000) as si:
+        d = DiathekeSettings(address=si.address, api=api, timeout_s=5.0)  # type: ignore[arg-type]
+        settings = GatewaySettings(port=0, stt=SttSettings(workers=1),
+                                   dialog=DialogSettings(engine="diatheke", diatheke=d))
+        with serve_in_thread(settings) as gw:
+            cfg = tmp_path / "agent.yaml"
+            cfg.write_text(yaml.safe_dump({
+                "gateway": {"url": gw.url},
+                "audio": {"input": {"file": str(audio), "realtime": True},
+                          "output": {"file": str(out), "realtime": True}},
+                "wake": {"models": ["hey_jarvis"]},
+                "sounds": {"wake": None, "done": None, "error": None},
+                "log": {"format": "json"},
+            }))
+            device = Device(cfg)
+            try:
+                device.wait("playback_end", 2, timeout=90)
+            finally:
+                rc = device.stop()
+            assert rc == 0
+            assert si.wait_for(lambda log: log.deleted == log.created and bool(log.created))
+    transcripts = [e["text"] for e in device.of("transcript")]
+    assert transcripts == ["set a timer", "five minutes"]
+    assert [e["reason"] for e in device.of("listening")] == ["wake", "followup"]
+    assert len(device.of("wake")) == 1  # the second turn needed no wake word
+    texts = [e["text"] for e in device.of("text")]
+    assert texts == [ASK, CONFIRM]
+    assert [e["interrupted"] for e in device.of("playback_end")] == [False, False]
+    assert len(si.log.command_results) == 1  # the set_timer command was answered
+    assert out.stat().st_size > 44 + 2 * 16000  # both replies were played (0.6 s each)
+
+
+def test_speech_gateway_transcribes_and_sends_text(tmp_path: Path) -> None:
+    with StandIn(api=2) as si:
+        d = DiathekeSettings(address=si.address, api=2, timeout_s=5.0, speech="gateway")
+        settings = GatewaySettings(port=0, stt=SttSettings(workers=1),
+                                   dialog=DialogSettings(engine="diatheke", diatheke=d))
+        with serve_in_thread(settings) as gw:
+            ws = open_client(gw.url)
+            turn = utterance(ws, spoken("set a timer"))
+            ws.close()
+    heard = turn.transcript.transcript
+    assert heard  # pocketsphinx's general model heard something
+    assert si.log.texts == [heard]  # ... and that text, not audio, went to Diatheke
+    assert "StreamASR" not in si.log.calls and si.log.audio_bytes == []
