@@ -126,11 +126,14 @@ class Gateway:
 
         request = ws.request
         query = parse_qs(urlsplit(request.path if request else "").query)
+        user_agent = request.headers.get("User-Agent") if request else None
         form = choose_form(
             self.settings.reply.form,
             query["reply_form"][-1] if query.get("reply_form") else None,
-            request.headers.get("User-Agent") if request else None,
+            user_agent,
         )
+        if record is not None:
+            record.user_agent, record.reply_form = user_agent, form.form
         session = Session(
             number,
             self.services,
