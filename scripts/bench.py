@@ -91,7 +91,7 @@ NOTES = """
   settings (`form: auto`, `pace: 1.5`; one speech-to-text worker, as only typed
   input is used) and plain WebSocket clients without this project's `User-Agent`
   (so the Node Buffer form, as IBM's client gets it), on 127.0.0.1. Each typed turn
-  (four prompts, replies of 1-4 s of espeak-ng speech, its cache warmed first) is
+  (four prompts, replies of 1-8 s of espeak-ng speech, its cache warmed first) is
   timed on the client's monotonic clock as frames arrive. 6a: first `audio_data` to
   `audio_end`, over the reply's audio length / pace (the schedule sends `audio_end`
   at exactly that, counted in samples). 6b: `audio_start` to the first `audio_data`.
