@@ -32,7 +32,7 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 QUIET_DBFS = -65.0
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak")
+STEPS = ("cpu", "gate", "scores", "soak", "replies")
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -87,7 +87,21 @@ stand-in server): [benchmarks-diatheke.md](benchmarks-diatheke.md),
   each transaction's audio in the source file and compares it sample for sample.
   Because the input is not paced, all turns run back to back as fast as the daemon and
   the gateway (speech to text and espeak-ng for every reply) go; both share this
-  machine's cores.
+  machine's cores. For the same reason this gateway sends its replies unpaced
+  (`reply.pace: 0`), as it did before pacing existed: the device gets base64
+  (its `User-Agent: voice-agent/...`) either way.
+* **6a-6d, paced replies.** A second reference gateway with the default reply
+  settings (`form: auto`, `pace: 1.5`; one speech-to-text worker, as only typed
+  input is used) and plain WebSocket clients without this project's `User-Agent`
+  (so the Node Buffer form, as IBM's client gets it), on 127.0.0.1. Each typed turn
+  (four prompts, replies of 1-8 s of espeak-ng speech, its cache warmed first) is
+  timed on the client's monotonic clock as frames arrive. 6a: first `audio_data` to
+  `audio_end`, over the reply's audio length / pace (the schedule sends `audio_end`
+  at exactly that, counted in samples). 6b: `audio_start` to the first `audio_data`.
+  6c: a new `audio_start` sent right after the first chunk of a reply to that
+  reply's `audio_end`: the rest goes out at once. 6d: several connections ask at
+  the same moment (threads); each one's span as in 6a: pacing is waits on the
+  event loop's clock, so no connection holds up another.
 """
 
 
@@ -139,6 +153,7 @@ def main() -> int:
     from benchmarks.cpu import cpu_rows
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
+    from benchmarks.replies import reply_rows
     from benchmarks.soak import run_soak
 
     t0 = time.monotonic()
@@ -166,6 +181,7 @@ def main() -> int:
             "gate": lambda: gate_rows(GATE_DBFS, args.quick, workdir),
             "scores": lambda: [score_match_row(args.quick)],
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
+            "replies": lambda: reply_rows(args.quick),
         }
         for name in STEPS:
             if name not in args.only:

@@ -42,10 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--reply-form",
-        choices=("standard", "node"),
+        choices=("auto", "standard", "node"),
         default=None,
         help="standard: base64 reply audio, prompt on audio_end; "
-        "node: Buffer audio, prompt on text only",
+        "node: Buffer audio, prompt on text only; "
+        "auto (default): standard for voice-agent devices, node for other clients",
     )
     parser.add_argument(
         "--no-endpointing",

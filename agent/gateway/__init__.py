@@ -3,6 +3,8 @@
 - :mod:`agent.gateway.server`: the asyncio WebSocket server, :func:`serve_in_thread`.
 - :mod:`agent.gateway.session`: one device connection and its transactions.
 - :mod:`agent.gateway.settings`: the gateway's settings (``config/gateway.yaml``).
+- :mod:`agent.gateway.forms`: which reply form a client gets (by its ``User-Agent``).
+- :mod:`agent.gateway.reply`: the spoken reply, chunked and paced near real time.
 - :mod:`agent.gateway.endpoint`: the gateway's own end-of-speech detection.
 - :mod:`agent.gateway.records`: what each transaction received (tests, benchmarks).
 - :mod:`agent.gateway.grammar`: phrases to JSGF grammars, normalisation.

@@ -11,13 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agent.gateway.session import CONTENT_TYPE, RATE, Session
+from agent.gateway.session import Session
 from agent.gateway.settings import VOICE_RE
 from agent.link.protocol import (
     GatewayError,
-    ReplyAudioData,
-    ReplyAudioEnd,
-    ReplyAudioStart,
     Response,
     TextReply,
     new_id,
@@ -51,9 +48,7 @@ class SessionTarget:
         pcm = await services.tts.speak(text, voice, services.settings.tts.speed)
         await session._send(Response(aid, data))
         await session._send(TextReply(aid, text, prompt=False))
-        step = max(2, services.settings.reply.chunk_ms * RATE // 1000 * 2)
-        await session._send(ReplyAudioStart(aid, CONTENT_TYPE))
-        for i in range(0, len(pcm), step):
-            await session._send(ReplyAudioData(aid, pcm[i : i + step]))
-        await session._send(ReplyAudioEnd(aid, None if session.buffer_form else False))
+        # Through the session's reply sender: paced like any reply, and never
+        # interleaved with a turn's reply still streaming.
+        await session.replies.speak(pcm, None if session.buffer_form else False, rid=aid)
         log.info("connection %d: announced %r as %s", session.number, text, aid)

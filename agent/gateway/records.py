@@ -8,6 +8,7 @@ per-transaction cap). The server's event loop writes; any thread reads.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ class ConnectionRecord:
     received: deque[Any] = field(default_factory=deque)
     sent: deque[Any] = field(default_factory=deque)
     close_code: int | None = None
+    user_agent: str | None = None
+    """The handshake's ``User-Agent`` header (None when it sent none)."""
+    reply_form: str | None = None
+    """The reply form chosen at the handshake: ``standard`` or ``node``."""
 
 
 class Recorder:
@@ -105,7 +110,7 @@ class Recorder:
         """The newest connections, oldest first (copies of their message lists)."""
         with self._lock:
             return [
-                ConnectionRecord(c.number, deque(c.received), deque(c.sent), c.close_code)
+                dataclasses.replace(c, received=deque(c.received), sent=deque(c.sent))
                 for c in self._connections
             ]
 

@@ -8,9 +8,12 @@ clients without it (401). Frames larger than ``limits.max_message_bytes``
 close that connection (1009); malformed messages get an ``error`` message,
 and too many of them close the connection (1008).
 
+Which reply form a connection gets is decided at its handshake from
+``reply.form`` and the client's ``User-Agent`` (:mod:`agent.gateway.forms`:
+base64 for this project's device, the Node Buffer form for everyone else).
 Two query parameters of the connection URL override settings for that
 connection, so one gateway can test both reply forms and both endpointing
-modes: ``reply_form=standard|node`` and ``endpointing=true|false``.
+modes: ``reply_form=auto|standard|node`` and ``endpointing=true|false``.
 
 For tests and the demo, :func:`serve_in_thread` runs a gateway on its own
 event loop thread and returns a :class:`RunningGateway`.
@@ -42,6 +45,7 @@ from agent.gateway.announce import SessionTarget
 from agent.gateway.dialog.backend import DialogBackend
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.skills import Skills
+from agent.gateway.forms import choose_form
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.session import Services, Session
 from agent.gateway.settings import ConfigError, GatewaySettings, check_exposure, read_token
@@ -131,18 +135,30 @@ class Gateway:
             if recorder is not None and record is not None:
                 recorder.sent(record, msg)
 
-        query = parse_qs(urlsplit(ws.request.path if ws.request else "").query)
+        request = ws.request
+        query = parse_qs(urlsplit(request.path if request else "").query)
+        user_agent = request.headers.get("User-Agent") if request else None
+        form = choose_form(
+            self.settings.reply.form,
+            query["reply_form"][-1] if query.get("reply_form") else None,
+            user_agent,
+        )
+        if record is not None:
+            record.user_agent, record.reply_form = user_agent, form.form
         session = Session(
             number,
             self.services,
             send,
-            buffer_form=_choice(query, "reply_form", {"node": True, "standard": False}),
+            buffer_form=form.buffer_form,
             endpointing=_choice(query, "endpointing", {"true": True, "false": False}),
             record=record,
         )
         target = SessionTarget(session, _owner(query, number))
         session.dialog.timers = self.timers.attach(target)
-        log.info("connection %d from %s (device %s)", number, ws.remote_address, target.owner)
+        log.info(
+            "connection %d from %s (device %s): reply form %s (%s)", number, ws.remote_address,
+            target.owner, form.form, form.why,
+        )
         try:
             await self._serve(ws, session, record, target)
         except ConnectionClosed:

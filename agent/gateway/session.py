@@ -6,7 +6,8 @@ the session answers through the ``send`` callback. A transaction
 endpointer on it (unless disabled), and when the utterance has ended (the
 speaker stopped, the client said ``audio_end``, a limit was reached) starts
 one processing task: speech to text in the worker pool, then
-``stt_transcript``, ``response``, ``text`` and the spoken reply.
+``stt_transcript``, ``response``, ``text`` and the spoken reply, which
+:class:`~agent.gateway.reply.ReplySender` streams (paced; a new turn hurries it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agent.gateway.dialog.backend import DialogBackend, DialogConnection, Outbox
 from agent.gateway.dialog.skills import Dialog, Skills
 from agent.gateway.endpoint import Endpointer
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
+from agent.gateway.reply import ReplySender
 from agent.gateway.settings import VOICE_RE, GatewaySettings
 from agent.gateway.stt.pool import SttError, SttPool
 from agent.gateway.tts import Espeak, TtsError
@@ -36,8 +38,6 @@ from agent.link.protocol import (
     GatewayMessage,
     Location,
     ReplyAudioData,
-    ReplyAudioEnd,
-    ReplyAudioStart,
     Response,
     SttOptions,
     SttTranscript,
@@ -45,13 +45,11 @@ from agent.link.protocol import (
     TextReply,
     TtsOptions,
     Unknown,
-    new_id,
 )
 
 log = logging.getLogger(__name__)
 
 RATE = 16000
-CONTENT_TYPE = "audio/l16; rate=16000; channels=1"
 
 Send = Callable[[GatewayMessage, bool], Awaitable[None]]
 """send(message, buffer_form): encode and send one message."""
@@ -107,7 +105,8 @@ class Session:
         self.number = number
         self.services = services
         self._send_raw = send
-        self.buffer_form = s.reply.form == "node" if buffer_form is None else buffer_form
+        # auto without a handshake to judge by: the form every client plays.
+        self.buffer_form = s.reply.form != "standard" if buffer_form is None else buffer_form
         self.endpointing = s.endpointing.enabled if endpointing is None else endpointing
         self.stt_options: dict[str, Any] = {}
         self.tts_options: dict[str, Any] = {}
@@ -118,6 +117,9 @@ class Session:
         self._tx: _Transaction | None = None
         self._text_task: asyncio.Task[None] | None = None
         self._cap_bytes = int(s.limits.max_utterance_s * RATE) * 2
+        self.replies = ReplySender(
+            self._send, pace=s.reply.pace, chunk_ms=s.reply.chunk_ms, number=number
+        )
         pool, step = services.stt, max(2, s.reply.chunk_ms * RATE // 1000 * 2)
         self.backend: DialogConnection | None = None if services.dialog is None else (
             services.dialog.connect(
@@ -144,6 +146,7 @@ class Session:
         elif isinstance(msg, Location):
             self.dialog.location = (msg.latitude, msg.longitude)
         elif isinstance(msg, TextInput):
+            self.replies.hurry()  # a new turn: the reply in flight goes out at once
             self._cancel(self._text_task)
             work = self.backend.text(msg.id, msg.text) if self.backend else self._reply(
                 msg.id, msg.text, None)
@@ -163,6 +166,7 @@ class Session:
         return self.errors > self.services.settings.limits.max_errors
 
     def _audio_start(self, msg: AudioStart) -> None:
+        self.replies.hurry()  # the client has moved on: no more waiting on a reply
         old = self._tx
         if old is not None:
             # The user spoke again: the last utterance wins, the old reply is stale.
@@ -286,11 +290,15 @@ class Session:
         )
         await self._send(SttTranscript(tx.id, result.text, result.confidence, tx.id))
         tts = tx.options.get("tts") if isinstance(tx.options, dict) else None
-        tx.skill = await self._reply(tx.id, result.text, tts if isinstance(tts, dict) else None)
+        await self._reply(tx.id, result.text, tts if isinstance(tts, dict) else None, tx)
 
-    async def _reply(self, turn: str, text: str, tts: dict[str, Any] | None) -> str:
-        """Ask the skills, then send response, text and the spoken reply. Returns the skill."""
+    async def _reply(
+        self, turn: str, text: str, tts: dict[str, Any] | None, tx: _Transaction | None = None
+    ) -> None:
+        """Ask the skills, then send response, text and the spoken reply."""
         answer = self.services.skills.respond(text, self.dialog)
+        if tx is not None:
+            tx.skill = answer.skill
         reply = answer.reply
         data: dict[str, Any] = {"speech": {"text": reply.text}, "skill": answer.skill}
         if reply.card is not None:
@@ -308,15 +316,9 @@ class Session:
         except TtsError as exc:
             log.warning("text to speech failed: %s", exc)
             await self._send(GatewayError(turn, f"text to speech failed: {exc}"))
-            return answer.skill
-        rid = new_id()
-        step = max(2, self.services.settings.reply.chunk_ms * RATE // 1000 * 2)
-        await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
-        for i in range(0, len(pcm), step):
-            await self._send(ReplyAudioData(rid, pcm[i : i + step]))
+            return
         # The Node form carries prompt on the text message only (as that gateway did).
-        await self._send(ReplyAudioEnd(rid, None if self.buffer_form else reply.prompt))
-        return answer.skill
+        await self.replies.speak(pcm, None if self.buffer_form else reply.prompt)
 
     async def _send(self, msg: GatewayMessage) -> None:
         await self._send_raw(msg, self.buffer_form and isinstance(msg, ReplyAudioData))
@@ -357,6 +359,7 @@ class Session:
             t.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self.replies.close()
         if tx is not None and not tx.closed:
             if tx.end_reason is None:
                 tx.end_reason = "closed"

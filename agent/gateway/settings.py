@@ -44,6 +44,9 @@ __all__ = [
     "read_token",
 ]
 
+REPLY_FORMS = ("auto", "standard", "node")
+"""The values of ``reply.form``."""
+
 VOICE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_+.-]{0,63}$")
 """An espeak-ng voice name (``en-us``, ``en-gb+f3``): never an option, never a path."""
 
@@ -105,11 +108,17 @@ class TtsSettings:
 class ReplySettings:
     """How spoken replies are sent."""
 
-    form: Literal["standard", "node"] = "standard"
+    form: Literal["auto", "standard", "node"] = "auto"
     """standard: base64 audio, ``prompt`` on ``text`` and ``audio_end``;
-    node: audio as a Node ``Buffer`` object and ``prompt`` only on ``text``."""
+    node: audio as a Node ``Buffer`` object and ``prompt`` only on ``text``;
+    auto: standard for clients that announce this project's device at the
+    handshake (``User-Agent: voice-agent/VERSION``), node for every other one
+    (IBM's client plays only the Buffer form). See :mod:`agent.gateway.forms`."""
     chunk_ms: int = 100
     """Audio per ``audio_data`` message."""
+    pace: float = 1.5
+    """Reply audio is sent at this many times real time (0: all at once). The
+    first chunk goes at once; a new ``audio_start`` sends the rest at once."""
 
 
 @dataclass(frozen=True)
@@ -267,8 +276,9 @@ def parse_gateway_settings(
 
     reply_r = top.sub("reply", field_names(ReplySettings))
     reply = ReplySettings(
-        form=reply_r.choice("form", d.reply.form, ("standard", "node")),  # type: ignore[arg-type]
+        form=reply_r.choice("form", d.reply.form, REPLY_FORMS),  # type: ignore[arg-type]
         chunk_ms=_int(reply_r, "chunk_ms", d.reply.chunk_ms, 10, 1000),
+        pace=_pace(reply_r, d.reply.pace),
     )
 
     ep_r = top.sub("endpointing", field_names(EndpointingSettings))
@@ -345,6 +355,12 @@ def _int(r: Reader, name: str, default: int, lo: int, hi: int) -> int:
 
 def _bounded(r: Reader, name: str, default: float, lo: float, hi: float) -> float:
     value = r.number(name, default, lo=lo, hi=hi, what="a duration in seconds")
+    assert value is not None
+    return value
+
+
+def _pace(r: Reader, default: float) -> float:
+    value = r.number("pace", default, lo=0, hi=100, what="a multiple of real time (0: unpaced)")
     assert value is not None
     return value
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -17,6 +18,22 @@ import websocket
 from agent.common.redact import Redactor, is_secret_name
 from agent.link.auth import make_ssl_context
 from agent.link.url import build_url, display_url
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("voice-agent")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "0"
+    return f"voice-agent/{version}"
+
+
+USER_AGENT = _user_agent()
+"""What the device announces at every handshake (``voice-agent/VERSION``).
+
+The reference gateway sends base64 reply audio to clients that announce this
+product, and the Node Buffer form to every other one (``agent.gateway.forms``).
+A ``User-Agent`` in ``gateway.headers`` replaces it."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +47,7 @@ class Endpoint:
     ssl_context: ssl.SSLContext | None
     """The TLS context for ``wss://`` (verification as configured)."""
     headers: dict[str, str] = field(default_factory=dict)
-    """The configured extra headers (``None`` values left out)."""
+    """``User-Agent`` and the configured extra headers (``None`` values left out)."""
 
     @classmethod
     def from_settings(cls, gateway: Any, redactor: Redactor) -> Endpoint:
@@ -39,8 +56,11 @@ class Endpoint:
         split = urlsplit(url)
         redactor.add(split.password)
         redactor.add(*(v for k, v in parse_qsl(split.query) if is_secret_name(k)))
+        configured = getattr(gateway, "headers", None) or {}
         headers: dict[str, str] = {}
-        for name, value in (getattr(gateway, "headers", None) or {}).items():
+        if not any(str(name).lower() == "user-agent" for name in configured):
+            headers["User-Agent"] = USER_AGENT
+        for name, value in configured.items():
             if value is None:
                 continue
             headers[str(name)] = str(value)

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.server import Gateway, RunningGateway
-from agent.gateway.settings import GatewaySettings
+from agent.gateway.settings import GatewaySettings, ReplySettings
 from agent.link import protocol
 from benchmarks.soak import Received
 
@@ -43,7 +43,8 @@ class BenchGateway:
 
     def __init__(self, keep: int = 5000) -> None:
         self.recorder = TimedRecorder(keep)
-        settings = GatewaySettings(port=0, log_level="warning")
+        # Unpaced: the soak's input is not paced either (see bench.py's notes, 4a-5c).
+        settings = GatewaySettings(port=0, log_level="warning", reply=ReplySettings(pace=0))
         self._running = RunningGateway(Gateway(settings, recorder=self.recorder), self.recorder)
         self._running.start()
 

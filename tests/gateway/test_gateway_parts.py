@@ -174,13 +174,15 @@ def test_the_example_file_documents_the_defaults() -> None:
     [
         ("prot: 1", "prot: unknown key; did you mean port?"),
         ("port: high", "port: expected a whole number between 0 and 65535, got 'high'"),
-        ("reply: {form: nodejs}", "reply.form: expected one of standard, node, got 'nodejs'"),
+        ("reply: {form: nodejs}", "reply.form: expected one of auto, standard, node, got 'nodejs'"),
         ("stt: {engine: vosk}", "stt.engine: expected one of pocketsphinx"),
         ("tts: {voice: '-x'}", "tts.voice: expected an espeak-ng voice name"),
         ("host: 0.0.0.0", "tls.cert: binding to 0.0.0.0 (not loopback) needs tls.cert"),
         ("tls: {cert: nope.pem}", "tls.cert: expected a readable file"),
         ("limits: {max_utterance_s: 0}", "limits.max_utterance_s: expected a duration"),
         ("endpointing: {enabled: yes}", "endpointing.enabled: expected true or false"),
+        ("reply: {pace: fast}", "reply.pace: expected a multiple of real time (0: unpaced)"),
+        ("reply: {pace: -1}", "reply.pace: expected a multiple of real time (0: unpaced)"),
     ],
 )
 def test_bad_settings_name_their_key(tmp_path: Path, yaml_text: str, message: str) -> None:
@@ -292,6 +294,7 @@ def test_config_file_mentions_every_key() -> None:
         "speed",
         "form",
         "chunk_ms",
+        "pace",
         "enabled",
         "silence_ms",
         "max_connections",

@@ -1,7 +1,10 @@
 """The reference gateway over real sockets: recognition, replies, dialogs, endpointing.
 
 One gateway (module scope) on 127.0.0.1; speech from the shared recordings
-and from espeak-ng (en-us and en-gb voices).
+and from espeak-ng (en-us and en-gb voices). It sends the standard form
+(base64, prompt on ``audio_end`` too) and unpaced replies, which these tests
+read; the default (``reply.form: auto``, ``reply.pace: 1.5``) and IBM-style
+clients are tested in ``test_gateway_replies.py``.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ from gateway_support import (
 )
 
 from agent.gateway.server import RunningGateway, serve_in_thread
-from agent.gateway.settings import GatewaySettings
+from agent.gateway.settings import GatewaySettings, ReplySettings
 from agent.link.protocol import ReplyAudioData, ReplyAudioEnd, ReplyAudioStart, decode_gateway
 
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[RunningGateway]:
-    gw = serve_in_thread(GatewaySettings(port=0))
+    gw = serve_in_thread(GatewaySettings(port=0, reply=ReplySettings(form="standard", pace=0)))
     yield gw
     gw.stop()
 

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -325,11 +326,22 @@ def test_query_headers_and_bearer_token_arrive_as_configured(servers, connect):
     assert "engine" not in request.path and "null" not in request.path
     assert request.headers["tenantid"] == "tenant-7"
     assert request.headers["Authorization"] == f"Bearer {BEARER}"
+    # The device announces itself (the reference gateway then sends base64 audio).
+    assert request.headers.get_all("User-Agent") == [f"voice-agent/{version('voice-agent')}"]
     # connected is set just before the callbacks run: wait for them.
     wait_until(lambda: rec.of("connected") == [None], "the on_connected callback")
     [event] = events_of(out)
     assert event["event"] == "connected" and isinstance(event["ts"], float)
     assert event["url"].startswith(f"ws://{HOST}:{server.port}/audio?")
+
+
+def test_a_configured_user_agent_replaces_the_devices_own(servers, connect):
+    server = gateway_server(servers)
+    conn, _rec, _out = connect(
+        gateway_settings(server.url("/"), headers={"user-agent": "kitchen-pi/2"})
+    )
+    assert conn.wait_connected(TIMEOUT)
+    assert server.handshakes[0].headers.get_all("User-Agent") == ["kitchen-pi/2"]
 
 
 def test_token_file_is_read_again_at_each_connect(servers, connect, tmp_path):

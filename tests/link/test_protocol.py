@@ -122,6 +122,9 @@ def test_prompt_on_text_message_and_on_audio_end() -> None:
 def test_text_or_speech_field() -> None:
     a = p.decode_gateway('{"id":"a","action":"text","speech":"hello"}')
     assert isinstance(a, p.TextReply) and a.text == "hello"
+    # Sent with both: IBM's client reads only `speech`, the protocol names either.
+    sent = json.loads(p.encode(p.TextReply("a", "For how long?", prompt=True)))
+    assert sent["text"] == sent["speech"] == "For how long?" and sent["prompt"] is True
     with pytest.raises(p.ProtocolError):
         p.decode_gateway('{"id":"a","action":"text"}')
 

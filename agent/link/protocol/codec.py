@@ -82,7 +82,9 @@ def encode(msg: Message, *, buffer_form: bool = False) -> str:
     elif isinstance(msg, Response):
         out["data"] = msg.data
     elif isinstance(msg, TextReply):
+        # Both fields: the protocol names either, and IBM's client reads only ``speech``.
         out["text"] = msg.text
+        out["speech"] = msg.text
         if msg.voice is not None:
             out["voice"] = msg.voice
         if msg.prompt is not None:

@@ -1,0 +1,169 @@
+"""Sending one connection's spoken replies: chunked, paced near real time, flushed on a new turn.
+
+A reply is ``audio_start``, ``audio_data`` x n, ``audio_end``. With
+``reply.pace`` p > 0 the chunks go out at p times real time, counted in audio
+time: the chunk that starts at sample s is sent ``s / RATE / p`` seconds
+after the first, and ``audio_end`` when the whole reply would have played at
+that speed. The first chunk goes at once, so a device starts playing as soon
+as it would have unpaced; a pace above 1 keeps the device's buffer growing,
+so it never runs dry.
+
+Why pace at all: a reply sent in one burst reaches IBM's client some 100 ms
+after the transcript, and with ``prompt: true`` its capture thread then closes
+the follow-up microphone it has just opened (an empty utterance reaches the
+gateway). A reply that arrives about as fast as it plays does not trigger that.
+
+The waits are on the event loop's clock (``loop.time()``, an absolute
+schedule, so a late wake-up does not push the later chunks back) and never
+block other connections. :meth:`ReplySender.hurry` (a new ``audio_start`` or
+typed input) ends the pacing: the rest of the reply goes out at once, so the
+client still gets it whole, with its ``audio_end``, before anything of the
+next turn. The stream runs as a task of its own, so cancelling the turn that
+started it (the user spoke again) does not cut a reply in half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from websockets.exceptions import ConnectionClosed
+
+from agent.link.protocol import (
+    GatewayMessage,
+    Prompt,
+    ReplyAudioData,
+    ReplyAudioEnd,
+    ReplyAudioStart,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+CONTENT_TYPE = "audio/l16; rate=16000; channels=1"
+
+SendOne = Callable[[GatewayMessage], Awaitable[None]]
+
+
+def chunks(pcm: bytes, chunk_ms: int) -> list[bytes]:
+    """``pcm`` (s16le mono, 16 kHz) cut into ``chunk_ms`` pieces (whole samples)."""
+    step = max(2, chunk_ms * RATE // 1000 * 2)
+    return [pcm[i : i + step] for i in range(0, len(pcm), step)]
+
+
+def schedule(sizes: list[int], pace: float) -> list[float]:
+    """Send offsets in seconds after the first chunk: one per chunk, then ``audio_end``.
+
+    The chunk starting at sample s goes at ``s / RATE / pace``; ``audio_end``
+    at the reply's length over ``pace``. ``pace`` 0: everything at 0.
+    """
+    offsets: list[float] = []
+    samples = 0
+    for size in [*sizes, 0]:
+        offsets.append(samples / RATE / pace if pace > 0 else 0.0)
+        samples += size // 2
+    return offsets
+
+
+class ReplySender:
+    """One connection's reply audio: at most one reply streams at a time."""
+
+    def __init__(self, send: SendOne, *, pace: float, chunk_ms: int, number: int = 0) -> None:
+        self._send = send
+        self.pace = pace
+        self.chunk_ms = chunk_ms
+        self._number = number
+        self._task: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
+        self._orphans: set[asyncio.Task[None]] = set()
+        self.hurried = 0
+        """Replies whose pacing was ended early by :meth:`hurry` (for tests and logs)."""
+
+    async def speak(self, pcm: bytes, prompt: Prompt | None, *, rid: str | None = None) -> str:
+        """Send ``pcm`` as one reply (``prompt`` on its ``audio_end``); returns its id.
+
+        ``rid`` is the reply's id (an announcement's, shared with its text); a
+        new one by default. Returns when the reply has been sent. A reply still
+        streaming is hurried and finished first, so two replies never interleave.
+        """
+        await self._finish_previous()
+        rid = rid or new_id()
+        self._hurry = asyncio.Event()
+        task = asyncio.create_task(self._stream(rid, pcm, prompt, self._hurry))
+        task.add_done_callback(self._done)
+        self._task = task
+        try:
+            # Shielded: cancelling the caller (a stale turn) must not cut the reply.
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._orphans.add(task)  # nobody will see how it ends: _done reports it
+            raise
+        return rid
+
+    def hurry(self) -> None:
+        """A new turn began: the reply in flight (if any) goes out at once."""
+        if self._task is not None and not self._task.done():
+            self._hurry.set()
+
+    @property
+    def streaming(self) -> bool:
+        """True while a reply is being sent."""
+        return self._task is not None and not self._task.done()
+
+    async def close(self) -> None:
+        """The connection is gone: stop sending."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _finish_previous(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            self._hurry.set()
+            await asyncio.wait([task])  # its failure is its own turn's, not ours
+
+    async def _stream(
+        self, rid: str, pcm: bytes, prompt: Prompt | None, hurry: asyncio.Event
+    ) -> None:
+        pieces = chunks(pcm, self.chunk_ms)
+        offsets = schedule([len(p) for p in pieces], self.pace)
+        loop = asyncio.get_running_loop()
+        await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
+        start = loop.time()
+        for i, offset in enumerate(offsets):
+            if offset > 0 and not hurry.is_set():
+                await _wait_until(hurry, start + offset, loop)
+                if hurry.is_set():
+                    self.hurried += 1
+                    log.debug(
+                        "connection %d: reply %s hurried after %d of %d chunks",
+                        self._number, rid, i, len(pieces),
+                    )
+            if i < len(pieces):
+                await self._send(ReplyAudioData(rid, pieces[i]))
+        await self._send(ReplyAudioEnd(rid, prompt))
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        # A caller still awaiting the stream gets its exception (and its turn's
+        # guard reports it); for a stream whose turn was cancelled, report it here.
+        orphan = task in self._orphans
+        self._orphans.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()  # retrieved either way: no "never retrieved" warning
+        if orphan and exc is not None and not isinstance(exc, ConnectionClosed):
+            log.error("connection %d: sending a reply failed: %r", self._number, exc)
+
+
+async def _wait_until(event: asyncio.Event, when: float, loop: asyncio.AbstractEventLoop) -> None:
+    """Wait until the loop's clock reaches ``when`` or ``event`` is set."""
+    delay = when - loop.time()
+    if delay <= 0:
+        return
+    try:
+        await asyncio.wait_for(event.wait(), delay)
+    except TimeoutError:
+        pass
