@@ -17,7 +17,7 @@ from gateway_support import open_client, spoken, text_turn, utterance
 
 from agent.gateway.dialog_settings import DialogSettings, DiathekeSettings
 from agent.gateway.server import RunningGateway, serve_in_thread
-from agent.gateway.settings import GatewaySettings, SttSettings
+from agent.gateway.settings import GatewaySettings, ReplySettings, SttSettings
 from agent.link.protocol import GatewayError, Response
 
 SPEECH = spoken("set a timer")
@@ -25,8 +25,11 @@ SPEECH = spoken("set a timer")
 
 def gateway_for(si: StandIn, **diatheke: object) -> RunningGateway:
     d = DiathekeSettings(address=si.address, api=si.api, timeout_s=5.0, **diatheke)  # type: ignore[arg-type]
+    # The standard reply form (prompt on audio_end too) and no pacing: these
+    # tests are about the dialog's mapping, read as the project's device reads it.
     settings = GatewaySettings(
-        port=0, stt=SttSettings(workers=1), dialog=DialogSettings(engine="diatheke", diatheke=d)
+        port=0, stt=SttSettings(workers=1), dialog=DialogSettings(engine="diatheke", diatheke=d),
+        reply=ReplySettings(form="standard", pace=0),
     )
     return serve_in_thread(settings)
 

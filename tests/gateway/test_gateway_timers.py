@@ -18,14 +18,15 @@ import yaml
 from gateway_support import open_client, read_reply, text_turn
 
 from agent.gateway.server import RunningGateway, serve_in_thread
-from agent.gateway.settings import GatewaySettings
+from agent.gateway.settings import GatewaySettings, ReplySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[RunningGateway]:
-    gw = serve_in_thread(GatewaySettings(port=0))
+    # Unpaced replies: the time-left answer is read a few seconds after the timer starts.
+    gw = serve_in_thread(GatewaySettings(port=0, reply=ReplySettings(pace=0)))
     yield gw
     gw.stop()
 
