@@ -44,6 +44,7 @@ from agent.gateway.dialog.skills import Skills
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.session import Services, Session
 from agent.gateway.settings import ConfigError, GatewaySettings, check_exposure, read_token
+from agent.gateway.stt.engines import SpeechEngines
 from agent.gateway.stt.pool import SttPool
 from agent.gateway.timers import Timer, TimerStore
 from agent.gateway.tts import Espeak
@@ -64,22 +65,20 @@ class Gateway:
         skills: Skills | None = None,
         recorder: Recorder | None = None,
         tts: Espeak | None = None,
+        source: str = "gateway settings",
     ) -> None:
-        check_exposure(settings, "gateway settings")  # however they were built
+        check_exposure(settings, source)  # however they were built
         self.settings = settings
         skills = skills or default_skills()
         self._token = read_token(settings.auth)
+        pool = SttPool(skills.searches(), skills.pronunciations, workers=settings.stt.workers)
         self.services = Services(
             settings=settings,
             skills=skills,
-            stt=SttPool(
-                skills.searches(),
-                skills.pronunciations,
-                workers=settings.stt.workers,
-                default_engine=settings.stt.engine,
-            ),
+            stt=SpeechEngines(settings.stt, pool, source),  # reads the keys: may raise
             tts=tts or Espeak(),
             recorder=recorder,
+            phrases=skills.phrases(),
         )
         self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
         self._numbers = itertools.count(1)
