@@ -37,6 +37,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agent.common.redact import REDACTOR, guard_websockets_logs
 from agent.gateway.alarms import CONNECTION_OWNER, TimerService
 from agent.gateway.announce import SessionTarget
 from agent.gateway.dialog.builtin import default_skills
@@ -71,6 +72,13 @@ class Gateway:
         self.settings = settings
         skills = skills or default_skills()
         self._token = read_token(settings.auth)
+        # Secrets stay out of every log line, in-process (serve_in_thread) too:
+        # the token and the engines' keys (read_api_key) go to the redactor,
+        # whose record factory scrubs every record; websockets' handshake
+        # header lines get their own filter as well.
+        REDACTOR.add(self._token)
+        REDACTOR.install()
+        guard_websockets_logs()
         pool = SttPool(skills.searches(), skills.pronunciations, workers=settings.stt.workers)
         self.services = Services(
             settings=settings,

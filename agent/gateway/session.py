@@ -345,12 +345,20 @@ class Session:
             closer = asyncio.create_task(tx.stream.aclose(wanted=not tx.discarded))
             self._closers.add(closer)
             closer.add_done_callback(self._closers.discard)
+            closer.add_done_callback(lambda _t: self._closed_stream(tx))
         self._publish(tx)
+
+    def _closed_stream(self, tx: Transaction) -> None:
+        if tx.task is None:  # the stream ended without an answer the session took
+            tx.discarded = True
+            self._publish(tx)
 
     def _publish(self, tx: Transaction) -> None:
         recorder = self.services.recorder
         if tx.published or not tx.closed or (tx.task is not None and not tx.task.done()):
             return
+        if tx.task is None and not tx.discarded and tx.stream is not None:
+            return  # the engine has not answered yet: published when it has
         tx.published = True
         if recorder is not None:
             recorder.finished(
