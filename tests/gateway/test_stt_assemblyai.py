@@ -25,7 +25,6 @@ from gateway_support import (
     utterance,
 )
 from standins.v3_standin import TEXT, Script, V3StandIn
-from websockets.sync.client import ClientConnection
 
 from agent.gateway.server import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, SttSettings
@@ -41,7 +40,9 @@ def standin() -> Iterator[V3StandIn]:
 
 
 @pytest.fixture(scope="module")
-def gateway(standin: V3StandIn, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+def gateway(
+    standin: V3StandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
     key = tmp_path_factory.mktemp("v3") / "assemblyai.key"
     key.write_text(standin.api_key + "\n")
     settings = GatewaySettings(

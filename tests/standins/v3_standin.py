@@ -260,7 +260,7 @@ class V3StandIn:
             ws.transport.abort()
             return
         if fault == "error":
-            await self._send(ws, s, {"type": "Error", "error_code": 3005, "error": "stand-in error"})
+            await self._send(ws, s, {"type": "Error", "error_code": 3005, "error": "stand-in"})
             await ws.wait_closed()  # the client hangs up
             return
         code = int(fault.split(":", 1)[1])
