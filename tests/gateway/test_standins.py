@@ -8,6 +8,7 @@ gateway's tests against the stand-in would prove nothing.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -86,3 +87,39 @@ def test_assemblyai_sdk_sees_a_wrong_key_refused_at_the_handshake() -> None:
         client.disconnect()
         assert standin.refused == 1 and not standin.sessions
     assert [e.code for e in errors] == [401]
+
+
+def test_aiola_sdk_streams_to_the_aiola_standin() -> None:
+    from aiola import AiolaClient
+    from aiola.types import LiveEvents
+    from standins.aiola_standin import TEXT as AIOLA_TEXT
+    from standins.aiola_standin import AiolaStandIn
+
+    pcm = spoken("hello there") + silence(0.5)
+    transcripts: list[Any] = []
+    heard = threading.Event()
+    with AiolaStandIn() as standin:
+        client = AiolaClient(api_key=standin.api_key, base_url=standin.url,
+                             auth_base_url=standin.url)
+        connection = client.stt.stream(lang_code="en", keywords={"hello there": "hello there"})
+
+        def on_transcript(data: Any) -> None:
+            transcripts.append(data)
+            heard.set()
+
+        connection.on(LiveEvents.Transcript, on_transcript)
+        connection.connect()
+        for i in range(0, len(pcm), 4096):  # the SDK's mic helper's block size
+            connection.send(pcm[i : i + 4096])
+        assert heard.wait(10)
+        standin.wait(lambda s: len(s.connections[0].audio) == len(pcm))
+        connection.disconnect()
+        standin.wait(lambda s: s.open_connections == 0)
+        conn = standin.connections[0]
+    assert transcripts == [{"transcript": AIOLA_TEXT}]
+    assert bytes(conn.audio) == pcm
+    jwt = conn.query["x-aiola-api-token"]
+    assert conn.headers["Authorization"] == f"Bearer {jwt}" and jwt.count(".") == 2
+    assert conn.query["lang_code"] == "en" and conn.query["time_zone"] == "UTC"
+    assert json.loads(conn.query["keywords"]) == {"hello there": "hello there"}
+    assert standin.token_requests == 1 and standin.session_requests[0]["workflow_id"]

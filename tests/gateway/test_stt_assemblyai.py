@@ -133,12 +133,12 @@ def test_a_device_that_leaves_mid_utterance_leaves_no_session_open(
     gateway: RunningGateway, standin: V3StandIn
 ) -> None:
     standin.next(Script(end_after_ms=None))
-    ws = open_client(gateway.url)
-    ws.send(json.dumps({"id": "t-gone", "action": "audio_start"}))
-    for i in range(0, 6 * CHUNK, CHUNK):
-        ws.send(audio_msg("t-gone", speech()[i : i + CHUNK]))
-    standin.wait(lambda s: s.sessions and len(s.sessions[0].audio) >= 6 * CHUNK)
-    ws.close()
+    with open_client(gateway.url) as ws:
+        ws.send(json.dumps({"id": "t-gone", "action": "audio_start"}))
+        for i in range(0, 6 * CHUNK, CHUNK):
+            ws.send(audio_msg("t-gone", speech()[i : i + CHUNK]))
+        standin.wait(lambda s: s.sessions and len(s.sessions[0].audio) >= 6 * CHUNK)
+        ws.close()  # mid-utterance, no audio_end
     session = only_session(standin)
     assert session.terminate_received  # ended with Terminate, not just dropped
     assert standin.open_sessions == 0
