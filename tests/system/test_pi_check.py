@@ -28,6 +28,7 @@ STEPS = [
     "detect_mycroft",
     "detect_negative",
     "turn",
+    "engines",
     "unit",
     "reinstall",
 ]

@@ -149,8 +149,10 @@ class AiolaStream(StreamBase):
                 if self.context.endpointing and not self.finished:
                     self._final(self._transcript(text), "gateway")
                     self._audio.put_nowait(None)  # wakes the sender: this utterance is over
-                else:
-                    self._texts.append(text)
+                    continue
+                self._texts.append(text)
+                if self.context.endpointing:  # the client ended first: this segment is it
+                    break
             elif kind == "error":
                 detail = REDACTOR.scrub(json.dumps(payload, default=str))[:200]
                 code = payload.get("code") if isinstance(payload, dict) else None
