@@ -263,13 +263,25 @@ class V3StandIn:
             assert ws.transport is not None
             ws.transport.abort()
             return
+        # Keep reading while the client hangs up or answers the close: an unread
+        # backlog of audio frames would stop websockets reading the close frame.
+        drain = asyncio.create_task(self._drain(ws))
         if fault == "error":
             await self._send(ws, s, {"type": "Error", "error_code": 3005, "error": "stand-in"})
-            await ws.wait_closed()  # the client hangs up
-            return
-        code = int(fault.split(":", 1)[1])
-        await self._send(ws, s, {"type": "Error", "error_code": code, "error": f"closing {code}"})
-        await ws.close(code, f"stand-in close {code}")
+        else:
+            code = int(fault.split(":", 1)[1])
+            await self._send(ws, s, {"type": "Error", "error_code": code,
+                                     "error": f"closing {code}"})
+            await ws.close(code, f"stand-in close {code}")
+        await drain
+
+    @staticmethod
+    async def _drain(ws: ServerConnection) -> None:
+        try:
+            async for _ in ws:
+                pass
+        except ConnectionClosed:
+            pass
 
 
 def _turn(text: str, end: bool, formatted: bool) -> dict[str, Any]:
