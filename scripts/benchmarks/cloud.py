@@ -44,7 +44,8 @@ def _gateway(v3: Any, aiola: Any, keys: Path) -> Any:
 def _turn(ws: Any, engine: str, pcm: bytes) -> tuple[list[tuple[float, int]], float | None, str]:
     """One utterance: (send times with bytes so far), stt_transcript arrival, its kind."""
     tid = str(uuid.uuid4())
-    ws.send(json.dumps({"id": tid, "action": "audio_start", "options": {"stt": {"engine": engine}}}))
+    options = {"stt": {"engine": engine}}
+    ws.send(json.dumps({"id": tid, "action": "audio_start", "options": options}))
     sends: list[tuple[float, int]] = []
     for i in range(0, len(pcm), CHUNK):
         data = base64.b64encode(pcm[i : i + CHUNK]).decode()
