@@ -32,7 +32,7 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 QUIET_DBFS = -65.0
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies")
+STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud")
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -102,6 +102,18 @@ stand-in server): [benchmarks-diatheke.md](benchmarks-diatheke.md),
   reply's `audio_end`: the rest goes out at once. 6d: several connections ask at
   the same moment (threads); each one's span as in 6a: pacing is waits on the
   event loop's clock, so no connection holds up another.
+* **7a-7e, cloud engines.** `scripts/benchmarks/cloud.py`: a second reference gateway in
+  this process with `assemblyai` and `aiola` configured against the tests' stand-ins
+  (`tests/standins`, the same ones the vendors' SDKs are tested against), a plain
+  protocol client as the device sending 1.5 s utterances in 100 ms `audio_data`
+  messages as fast as it can; the stand-ins end the turn after 0.6 s of audio. 7a/7b:
+  from the stand-in sending its final (`Turn` with `end_of_turn`, or aiOla's
+  `transcript` event) to the client holding `stt_transcript`. 7c/7d: from the client
+  sending an `audio_data` to the stand-in holding every byte of it (v3: in whole 50 ms
+  frames). 7e: 100 transactions per engine (10 with `--quick`), every tenth with an
+  injected fault (v3: close 3005/3009, an `Error`, a dropped TCP connection, a refused
+  handshake; aiOla: an `error` event, a server disconnect, a refused connection); then
+  the sessions the stand-ins still hold open. One clock (CLOCK_MONOTONIC) throughout.
 """
 
 
@@ -150,6 +162,7 @@ def main() -> int:
 
     import numpy as np
     from bench_wake import quiet_room, talk_clip
+    from benchmarks.cloud import cloud_rows
     from benchmarks.cpu import cpu_rows
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
@@ -182,6 +195,7 @@ def main() -> int:
             "scores": lambda: [score_match_row(args.quick)],
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
+            "cloud": lambda: cloud_rows(args.quick),
         }
         for name in STEPS:
             if name not in args.only:

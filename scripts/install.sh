@@ -13,11 +13,16 @@
 #   - /etc/voice-agent/config.yaml from config/agent.yaml, only if there is
 #     none yet (mode 0640, group voice-agent); never overwritten
 #   - /etc/systemd/system/voice-agent.service, enabled (not started)
+#   - with --with-gateway: the cloud speech engines' packages (extras assemblyai,
+#     aiola), /etc/voice-agent/gateway.yaml from config/gateway.yaml (only if
+#     there is none yet; 0640, group voice-agent) and
+#     /etc/systemd/system/voice-agent-gateway.service, enabled (not started)
 #
 # Options:
 #   --root DIR     install below DIR instead of / (also: DESTDIR=DIR); no user
 #                  is created and systemctl is not called
 #   --with-apt     under --root, still install the Debian packages on this machine
+#   --with-gateway also install the reference gateway as a service (see above)
 #   --python PY    the Python to build the venv with (default: python3)
 # Environment:
 #   VOICE_AGENT_PIP_ARGS   extra arguments for every pip install (e.g. --find-links DIR)
@@ -26,6 +31,7 @@ set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROOT=${DESTDIR:-}
 WITH_APT=0
+WITH_GATEWAY=0
 PYTHON=python3
 USER_NAME=voice-agent
 DEBS=(python3-venv python3-dev gcc portaudio19-dev espeak-ng libsndfile1 alsa-utils)
@@ -40,6 +46,7 @@ while (($#)); do
         --root) ROOT=${2:?--root needs a directory}; shift ;;
         --root=*) ROOT=${1#--root=} ;;
         --with-apt) WITH_APT=1 ;;
+        --with-gateway) WITH_GATEWAY=1 ;;
         --python) PYTHON=${2:?--python needs an interpreter}; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
@@ -59,6 +66,10 @@ UNIT=voice-agent.service
 
 [[ -f $SRC/pyproject.toml && -f $SRC/systemd/$UNIT ]] || die "run me from a voice-agent checkout ($SRC is not one)"
 [[ -f $SRC/config/agent.yaml ]] || die "$SRC/config/agent.yaml is missing"
+if ((WITH_GATEWAY)); then
+    [[ -f $SRC/config/gateway.yaml && -f $SRC/systemd/voice-agent-gateway.service ]] ||
+        die "$SRC has no config/gateway.yaml or systemd/voice-agent-gateway.service"
+fi
 if [[ -z $ROOT && $(id -u) -ne 0 ]]; then
     die "needs root to install the service: sudo $0 $*"
 fi
@@ -140,44 +151,58 @@ say "installing openwakeword 0.5.1 and voice-agent from $SRC (pip)"
 # purpose above; it reads as a failed install. It only silences that report
 # on what was installed before: pip still fails when voice-agent's own
 # requirements cannot be met.
-"${pip[@]}" --no-warn-conflicts "${SRC}[gateway]"
+extras=gateway
+if ((WITH_GATEWAY)); then extras=gateway,assemblyai,aiola; fi
+"${pip[@]}" --no-warn-conflicts "${SRC}[${extras}]"
 [[ -x $VENV/bin/voice-agent ]] || die "pip did not install $VENV/bin/voice-agent"
 
 # ---- the configuration -------------------------------------------------------
 gid=$(group_id "$USER_NAME")
 install -d -m 0755 "$ETC"
-if [[ -e $ETC/config.yaml ]]; then
-    say "keeping the existing $ETC/config.yaml"
-    # Its content is never touched, but the service must be able to read it:
-    # after an uninstall the group voice-agent may come back with a new ID.
-    if [[ -n $gid && $(stat -c %g "$ETC/config.yaml") != "$gid" ]]; then
-        say "giving $ETC/config.yaml to the group $USER_NAME so the service can read it"
-        chgrp "$gid" "$ETC/config.yaml"
+# install_config EXAMPLE NAME: $ETC/NAME.yaml from config/EXAMPLE.yaml unless it
+# exists (never overwritten), and the example itself as NAME.example.yaml.
+install_config() {
+    local example=$1 name=$2
+    if [[ -e $ETC/$name.yaml ]]; then
+        say "keeping the existing $ETC/$name.yaml"
+        # Its content is never touched, but the service must be able to read it:
+        # after an uninstall the group voice-agent may come back with a new ID.
+        if [[ -n $gid && $(stat -c %g "$ETC/$name.yaml") != "$gid" ]]; then
+            say "giving $ETC/$name.yaml to the group $USER_NAME so the service can read it"
+            chgrp "$gid" "$ETC/$name.yaml"
+        fi
+    else
+        say "writing $ETC/$name.yaml (from config/$example.yaml)"
+        install -m 0640 "$SRC/config/$example.yaml" "$ETC/$name.yaml"
+        if [[ -n $gid ]]; then chown "0:$gid" "$ETC/$name.yaml"; fi
     fi
-else
-    say "writing $ETC/config.yaml (from config/agent.yaml)"
-    install -m 0640 "$SRC/config/agent.yaml" "$ETC/config.yaml"
-    if [[ -n $gid ]]; then chown "0:$gid" "$ETC/config.yaml"; fi
-fi
-# The annotated example of this version, to compare with after an update.
-install -m 0644 "$SRC/config/agent.yaml" "$ETC/config.example.yaml"
+    # The annotated example of this version, to compare with after an update.
+    install -m 0644 "$SRC/config/$example.yaml" "$ETC/$name.example.yaml"
+}
+install_config agent config
+if ((WITH_GATEWAY)); then install_config gateway gateway; fi
 
 # ---- the systemd unit --------------------------------------------------------
 install -d -m 0755 "$UNIT_DIR"
-install -m 0644 "$SRC/systemd/$UNIT" "$UNIT_DIR/$UNIT"
-if systemd_running; then
-    systemctl daemon-reload
-    systemctl enable "$UNIT"
-    # An update: a running daemon picks up the new code now.
-    systemctl try-restart "$UNIT"
-    say "$UNIT installed and enabled"
-else
-    # No systemd to ask (a chroot, an image, --root): what `systemctl enable`
-    # would do for WantedBy=multi-user.target.
-    install -d -m 0755 "$UNIT_DIR/multi-user.target.wants"
-    ln -sfn "/etc/systemd/system/$UNIT" "$UNIT_DIR/multi-user.target.wants/$UNIT"
-    say "systemd is not running here: $UNIT installed and enabled, not started"
-fi
+install_unit() {
+    local unit=$1
+    install -m 0644 "$SRC/systemd/$unit" "$UNIT_DIR/$unit"
+    if systemd_running; then
+        systemctl daemon-reload
+        systemctl enable "$unit"
+        # An update: a running service picks up the new code now.
+        systemctl try-restart "$unit"
+        say "$unit installed and enabled"
+    else
+        # No systemd to ask (a chroot, an image, --root): what `systemctl enable`
+        # would do for WantedBy=multi-user.target.
+        install -d -m 0755 "$UNIT_DIR/multi-user.target.wants"
+        ln -sfn "/etc/systemd/system/$unit" "$UNIT_DIR/multi-user.target.wants/$unit"
+        say "systemd is not running here: $unit installed and enabled, not started"
+    fi
+}
+install_unit "$UNIT"
+if ((WITH_GATEWAY)); then install_unit voice-agent-gateway.service; fi
 
 cat <<EOF
 
@@ -188,3 +213,11 @@ Next steps:
   2. Start it:  sudo systemctl start voice-agent
   3. Follow it: journalctl -u voice-agent -f
 EOF
+if ((WITH_GATEWAY)); then
+    cat <<EOF
+The gateway: edit $ETC/gateway.yaml (stt.engine; a cloud engine's key goes in a
+file named by stt.<engine>.api_key_file), check it with
+  sudo $VENV/bin/voice-agent gateway --config $ETC/gateway.yaml --check
+then: sudo systemctl start voice-agent-gateway; journalctl -u voice-agent-gateway -f
+EOF
+fi

@@ -11,10 +11,11 @@
 # Python 3.11, or trixie, Python 3.13: the two bases of Raspberry Pi OS),
 # caches it as a tarball, then on every run unpacks it afresh, copies this checkout and the
 # shared test recordings in, and inside it, emulating a Cortex-A72 (Pi 4):
-# runs scripts/install.sh as a Pi user would (real apt, real pip, no systemd
-# running), validates the installed configuration, runs the wake word models
-# on recordings, makes one whole turn against the reference gateway, and
-# verifies the installed systemd unit. One line per step with its time and
+# runs scripts/install.sh --with-gateway as a Pi user would (real apt, real
+# pip, no systemd running), validates the installed configuration, runs the
+# wake word models on recordings, makes one whole turn against the reference
+# gateway, proves each cloud speech engine loads and answers a transaction
+# against the tests' stand-ins, and verifies the installed systemd units. One line per step with its time and
 # result; the exit status is non-zero when any step fails.
 #
 # Emulated inference runs several times slower than real time, so only
@@ -312,7 +313,7 @@ step_arch() {
 step_install() {
     local dl
     dl=$(download_cache)
-    in_root bash "$IN_SRC/scripts/install.sh"
+    in_root bash "$IN_SRC/scripts/install.sh" --with-gateway
     # Save the downloads for the next run.
     mkdir -p "$dl/debs" "$dl/pip"
     cp -a "$ROOT"/var/cache/apt/archives/*.deb "$dl/debs/" 2>/dev/null || true
@@ -324,7 +325,9 @@ step_install() {
     [[ -L $ROOT/etc/systemd/system/multi-user.target.wants/voice-agent.service ]]
     in_root id voice-agent
     [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/config.yaml) == "640 root voice-agent" ]]
-    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "on Python", platform.python_version(), platform.machine())'); unit enabled, not started"
+    [[ -L $ROOT/etc/systemd/system/multi-user.target.wants/voice-agent-gateway.service ]]
+    [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/gateway.yaml) == "640 root voice-agent" ]]
+    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "python-socketio", m.version("python-socketio"), "aiohttp", m.version("aiohttp"), "on Python", platform.python_version(), platform.machine())'); units enabled, not started"
 }
 
 step_check_config() {
@@ -425,14 +428,31 @@ EOF
     figure "transcript: $(grep '"event": *"transcript"' "$out" | head -n1 | sed -E 's/.*"text": *"([^"]*)".*/\1/'); reply $(stat -c %s "$ROOT$w/reply.wav") bytes"
 }
 
+# Each cloud engine (assemblyai, aiola) through the installed gateway code
+# against the tests' stand-ins inside the root: the engines' packages load on
+# arm64 and a transaction gets the stand-in's transcript, no session left open.
+step_engines() {
+    local out="$WORK/engines.out"
+    in_root /opt/voice-agent/bin/python -I "$IN_SRC/scripts/engine-check.py" >"$out" 2>&1 || {
+        cat "$out"
+        return 1
+    }
+    cat "$out"
+    in_root /opt/voice-agent/bin/voice-agent gateway --config /etc/voice-agent/gateway.yaml \
+        --check >>"$out"
+    figure "$(grep -c ' OK ' "$out") of 2 engines answered; gateway --check on the installed settings passed"
+}
+
 step_unit() {
-    local out
-    # verify only warns (exit 0) about unknown directives: any output fails.
-    out=$(in_root systemd-analyze verify /etc/systemd/system/voice-agent.service 2>&1)
-    echo "$out"
-    [[ -z $out ]]
-    [[ $(readlink "$ROOT/etc/systemd/system/multi-user.target.wants/voice-agent.service") == */voice-agent.service ]]
-    figure "systemd-analyze verify clean; enabled in multi-user.target"
+    local out unit
+    for unit in voice-agent.service voice-agent-gateway.service; do
+        # verify only warns (exit 0) about unknown directives: any output fails.
+        out=$(in_root systemd-analyze verify "/etc/systemd/system/$unit" 2>&1)
+        echo "$out"
+        [[ -z $out ]]
+        [[ $(readlink "$ROOT/etc/systemd/system/multi-user.target.wants/$unit") == */$unit ]]
+    done
+    figure "systemd-analyze verify clean on both units; both enabled in multi-user.target"
 }
 
 # install.sh again, as after `git pull`: the user exists, the config stays.
@@ -440,7 +460,7 @@ step_reinstall() {
     local before out="$WORK/reinstall.out"
     echo "# edited on the Pi" >>"$ROOT/etc/voice-agent/config.yaml"
     before=$(sha256sum <"$ROOT/etc/voice-agent/config.yaml")
-    in_root bash "$IN_SRC/scripts/install.sh" >"$out"
+    in_root bash "$IN_SRC/scripts/install.sh" --with-gateway >"$out"
     cat "$out"
     grep -q "keeping the existing /etc/voice-agent/config.yaml" "$out"
     [[ $(sha256sum <"$ROOT/etc/voice-agent/config.yaml") == "$before" ]]
@@ -449,7 +469,7 @@ step_reinstall() {
     figure "the edited /etc/voice-agent/config.yaml kept (640 root:voice-agent); the venv still runs"
 }
 
-STEPS=(host root copy arch install check_config grpc detect_alexa detect_mycroft detect_negative turn unit reinstall)
+STEPS=(host root copy arch install check_config grpc detect_alexa detect_mycroft detect_negative turn engines unit reinstall)
 # Later steps make no sense without these.
 ESSENTIAL=" host root copy install "
 
@@ -459,14 +479,15 @@ describe() {
         root) echo "Debian $SUITE $ARCH root: unpack $(cache_tarball), or debootstrap from $MIRROR and cache it" ;;
         copy) echo "copy $HERE (working tree, no .venv) to $IN_SRC and $AUDIO_DIR to $IN_AUDIO" ;;
         arch) echo "uname -m and python3 inside report aarch64, Python ${SUITE_PYTHON[$SUITE]} (QEMU_CPU=$QEMU_CPU_MODEL)" ;;
-        install) echo "scripts/install.sh inside: apt, user voice-agent, venv /opt/voice-agent, config, unit enabled" ;;
+        install) echo "scripts/install.sh --with-gateway inside: apt, user voice-agent, venv /opt/voice-agent with the engines' extras, configs, units enabled" ;;
         check_config) echo "voice-agent check-config --config /etc/voice-agent/config.yaml" ;;
         grpc) echo "grpcio and the Diatheke messages import and round-trip inside (installed by the [gateway] extra)" ;;
         detect_alexa) echo "voice-agent detect on wake_alexa.wav: expect an alexa detection" ;;
         detect_mycroft) echo "voice-agent detect on wake_hey_mycroft.wav: expect a hey_mycroft detection" ;;
         detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;
         turn) echo "one turn: wake word + question from a file (realtime: false) against voice-agent gateway inside" ;;
-        unit) echo "systemd-analyze verify on the installed unit" ;;
+        engines) echo "scripts/engine-check.py inside: assemblyai and aiola each answer a transaction against the stand-ins" ;;
+        unit) echo "systemd-analyze verify on the installed units (device and gateway)" ;;
         reinstall) echo "scripts/install.sh again (an update): config kept, nothing broken" ;;
     esac
 }

@@ -13,10 +13,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
-extras="gateway"
+extras="gateway,assemblyai,aiola"
 test_mode=0
 if [[ "${1:-}" == "--test" ]]; then
-    extras="gateway,test"
+    extras="gateway,assemblyai,aiola,test"
     test_mode=1
 fi
 

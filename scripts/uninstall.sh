@@ -38,16 +38,19 @@ fi
 
 UNIT_DIR=$ROOT/etc/systemd/system
 
-if [[ -z $ROOT && -d /run/systemd/system ]]; then
-    systemctl disable --now "$UNIT" 2>/dev/null || true
-fi
-rm -f "$UNIT_DIR/multi-user.target.wants/$UNIT" "$UNIT_DIR/$UNIT"
+for unit in "$UNIT" voice-agent-gateway.service; do
+    [[ -e $UNIT_DIR/$unit || $unit == "$UNIT" ]] || continue
+    if [[ -z $ROOT && -d /run/systemd/system ]]; then
+        systemctl disable --now "$unit" 2>/dev/null || true
+    fi
+    rm -f "$UNIT_DIR/multi-user.target.wants/$unit" "$UNIT_DIR/$unit"
+    if [[ -z $ROOT && -d /run/systemd/system ]]; then
+        systemctl daemon-reload
+        systemctl reset-failed "$unit" 2>/dev/null || true
+    fi
+    say "removed the unit $unit"
+done
 rmdir --ignore-fail-on-non-empty "$UNIT_DIR/multi-user.target.wants" 2>/dev/null || true
-if [[ -z $ROOT && -d /run/systemd/system ]]; then
-    systemctl daemon-reload
-    systemctl reset-failed "$UNIT" 2>/dev/null || true
-fi
-say "removed the unit $UNIT"
 
 rm -rf "$ROOT/opt/voice-agent"
 say "removed $ROOT/opt/voice-agent"
@@ -60,7 +63,7 @@ elif id "$USER_NAME" >/dev/null 2>&1; then
 fi
 
 if ((PURGE)); then
-    rm -rf "$ROOT/etc/voice-agent" "$ROOT/var/lib/voice-agent"
+    rm -rf "$ROOT/etc/voice-agent" "$ROOT/var/lib/voice-agent" "$ROOT/var/lib/voice-agent-gateway"
     say "purged $ROOT/etc/voice-agent and $ROOT/var/lib/voice-agent"
 elif [[ -d $ROOT/etc/voice-agent ]]; then
     say "kept the configuration in $ROOT/etc/voice-agent (remove it with --purge)"

@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "auto (default): standard for voice-agent devices, node for other clients",
     )
     parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the configured speech engine (DNS, TCP, TLS, credentials), "
+        "one line each; exit 0 when all pass, 1 otherwise",
+    )
+    parser.add_argument(
         "--no-endpointing",
         action="store_true",
         help="never end utterances on silence (wait for the client's audio_end)",
@@ -92,6 +98,18 @@ def _settings(args: argparse.Namespace) -> GatewaySettings:
     return parse_gateway_settings(data, "command line")
 
 
+def _check(settings: GatewaySettings, source: str) -> int:
+    """``--check``: one line per step; 0 when every step passed."""
+    from agent.common.redact import REDACTOR
+    from agent.gateway.check import run_check
+
+    REDACTOR.install()
+    lines, ok = run_check(settings, source)
+    for line in lines:
+        print(REDACTOR.scrub(str(line)), flush=True)
+    return 0 if ok else 1
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; 0 after a clean stop, 78 for bad settings."""
     import asyncio
@@ -99,11 +117,14 @@ def run(args: argparse.Namespace) -> int:
 
     from agent.common.settings_values import ConfigError
 
+    source = args.config or "command line"
     try:
         settings = _settings(args)
+        if getattr(args, "check", False):
+            return _check(settings, source)
         from agent.gateway.server import Gateway
 
-        gateway = Gateway(settings)
+        gateway = Gateway(settings, source=source)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return err.exit_code
@@ -111,9 +132,11 @@ def run(args: argparse.Namespace) -> int:
         level=getattr(logging, settings.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # websockets announces "server listening" itself, and at debug level logs
-    # every handshake header, Authorization among them: only its warnings.
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    # websockets announces "server listening" itself: only its warnings, except
+    # at debug level, where its handshake lines pass through the header filter
+    # (agent.common.redact.HandshakeHeaderFilter, installed by Gateway).
+    if settings.log_level != "debug":
+        logging.getLogger("websockets").setLevel(logging.WARNING)
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -63,8 +63,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
         ),
         _mask_authorization,
     ),
-    # ?token=abc&apikey=def (query strings and form bodies)
-    (re.compile(r"(?i)([?&;\s]|^)(" + SECRET_NAME + r")=([^&\s\"'#;]+)"), r"\1\2=" + MASK),
+    # ?token=abc&apikey=def&x-aiola-api-token=ghi (query strings and form bodies)
+    (
+        re.compile(r"(?i)([?&;\s]|^)((?:[\w-]*[-_])?" + SECRET_NAME + r"|jwt)=([^&\s\"'#;]+)"),
+        r"\1\2=" + MASK,
+    ),
+    # A JSON Web Token anywhere (aiOla's session jwt, in a URL or a message)
+    (re.compile(r"\beyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"), MASK),
     # "access_token": "abc" (JSON bodies, dict reprs)
     (
         re.compile(r"""(?i)(["']""" + SECRET_NAME + r"""["']\s*:\s*["'])[^"']*"""),
@@ -190,6 +195,43 @@ def _install_record_factory() -> None:
 
         logging.setLogRecordFactory(factory)
         _factory_installed = True
+
+
+class HandshakeHeaderFilter(logging.Filter):
+    """Masks secret header values in ``websockets``' debug lines (``< Authorization: ...``).
+
+    A second guard beside the record factory, attached to the library's
+    loggers themselves: it holds at any level, also when nothing installed
+    the factory (a gateway started in-process by other code).
+    """
+
+    _HEADER = re.compile(r"^([<>] )([\w-]+)(: )(.*)$", re.S)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string: logging reports it
+            return True
+        match = self._HEADER.match(message)
+        if match and is_secret_name(match.group(2)):
+            record.msg, record.args = "".join(match.group(1, 2, 3)) + MASK, None
+        elif match or "token" in message.lower() or "authorization" in message.lower():
+            scrubbed = _scrub_all(REDACTOR.scrub(message))
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
+        return True
+
+
+WEBSOCKETS_LOGGERS = ("websockets", "websockets.server", "websockets.client")
+_HEADER_FILTER = HandshakeHeaderFilter()
+
+
+def guard_websockets_logs() -> None:
+    """Attach :class:`HandshakeHeaderFilter` to the ``websockets`` loggers (idempotent)."""
+    for name in WEBSOCKETS_LOGGERS:
+        logger = logging.getLogger(name)
+        if _HEADER_FILTER not in logger.filters:
+            logger.addFilter(_HEADER_FILTER)
 
 
 REDACTOR = Redactor()

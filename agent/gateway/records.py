@@ -27,7 +27,8 @@ class TransactionRecord:
     """Every audio byte received for it, in order (capped at ``limits.max_utterance_s``)."""
     end_reason: str
     """Who ended the utterance: ``client`` (audio_end), ``gateway`` (its endpointer),
-    ``cap`` (audio limit), ``no_speech``, ``timeout``, ``replaced`` or ``closed``."""
+    ``cap`` (audio limit), ``no_speech``, ``timeout``, ``replaced``, ``closed`` or
+    ``error`` (the speech-to-text engine failed)."""
     endpoint_sample: int | None
     """Sample index where the utterance was ended (the end of the audio transcribed)."""
     transcript: str | None
@@ -37,6 +38,8 @@ class TransactionRecord:
     """Recogniser path: ``grammar``, ``lm`` or ``none``."""
     skill: str | None = None
     """The skill that answered."""
+    engine: str | None = None
+    """The speech-to-text engine that served it (pocketsphinx, assemblyai, aiola)."""
     options: dict[str, Any] | None = None
     """The ``options`` of its audio_start."""
 

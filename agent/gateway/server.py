@@ -40,6 +40,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from agent.common.redact import REDACTOR, guard_websockets_logs
 from agent.gateway.alarms import CONNECTION_OWNER, TimerService
 from agent.gateway.announce import SessionTarget
 from agent.gateway.dialog.backend import DialogBackend
@@ -49,6 +50,7 @@ from agent.gateway.forms import choose_form
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.session import Services, Session
 from agent.gateway.settings import ConfigError, GatewaySettings, check_exposure, read_token
+from agent.gateway.stt.engines import SpeechEngines
 from agent.gateway.stt.pool import SttPool
 from agent.gateway.timers import Timer, TimerStore
 from agent.gateway.tts import Espeak
@@ -69,23 +71,28 @@ class Gateway:
         skills: Skills | None = None,
         recorder: Recorder | None = None,
         tts: Espeak | None = None,
+        source: str = "gateway settings",
     ) -> None:
-        check_exposure(settings, "gateway settings")  # however they were built
+        check_exposure(settings, source)  # however they were built
         self.settings = settings
         skills = skills or default_skills()
         self._token = read_token(settings.auth)
+        # Secrets stay out of every log line, in-process (serve_in_thread) too:
+        # the token and the engines' keys (read_api_key) go to the redactor,
+        # whose record factory scrubs every record; websockets' handshake
+        # header lines get their own filter as well.
+        REDACTOR.add(self._token)
+        REDACTOR.install()
+        guard_websockets_logs()
+        pool = SttPool(skills.searches(), skills.pronunciations, workers=settings.stt.workers)
         self.services = Services(
             settings=settings,
             skills=skills,
-            stt=SttPool(
-                skills.searches(),
-                skills.pronunciations,
-                workers=settings.stt.workers,
-                default_engine=settings.stt.engine,
-            ),
+            stt=SpeechEngines(settings.stt, pool, source),  # reads the keys: may raise
             tts=tts or Espeak(),
             recorder=recorder,
             dialog=_dialog_backend(settings),
+            phrases=skills.phrases(),
         )
         self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
         self._numbers = itertools.count(1)

@@ -2,12 +2,17 @@
 
 The server decodes each frame and hands the message to :meth:`Session.handle`;
 the session answers through the ``send`` callback. A transaction
-(``audio_start`` ... ``audio_end``) collects audio, runs the gateway's own
-endpointer on it (unless disabled), and when the utterance has ended (the
-speaker stopped, the client said ``audio_end``, a limit was reached) starts
-one processing task: speech to text in the worker pool, then
-``stt_transcript``, ``response``, ``text`` and the spoken reply, which
-:class:`~agent.gateway.reply.ReplySender` streams (paced; a new turn hurries it).
+(``audio_start`` ... ``audio_end``) opens one streaming speech-to-text
+session (:mod:`agent.gateway.stt.stream`) and feeds it the audio as it
+arrives. The engine's end of turn (pocketsphinx: the gateway's own
+endpointer) or the end of the audio (the client's ``audio_end``, a limit)
+gives the final transcript; then one processing task sends
+``stt_transcript`` at once, and ``response``, ``text`` and the spoken reply,
+which :class:`~agent.gateway.reply.ReplySender` streams (paced; a new turn
+hurries it). With a dialog back end (Diatheke) the audio goes to it as well,
+and at the end of the utterance the back end answers the device itself.
+An engine's failure is an ``error`` for that transaction only. Every stream
+is closed when its transaction is, and all of them when the connection is.
 """
 
 from __future__ import annotations
@@ -16,18 +21,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from agent.gateway.dialog.backend import DialogBackend, DialogConnection, Outbox, Utterance
 from agent.gateway.dialog.skills import Dialog, Skills
-from agent.gateway.endpoint import Endpointer
-from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
+from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.reply import ReplySender
 from agent.gateway.settings import VOICE_RE, GatewaySettings
-from agent.gateway.stt.pool import SttError, SttPool
+from agent.gateway.stt.engine import Transcript
+from agent.gateway.stt.engines import SpeechEngines
+from agent.gateway.stt.stream import Final, StreamContext
+from agent.gateway.transaction import Transaction, TransactionListener
 from agent.gateway.tts import Espeak, TtsError
 from agent.link.protocol import (
     AudioData,
@@ -61,31 +68,13 @@ class Services:
 
     settings: GatewaySettings
     skills: Skills
-    stt: SttPool
+    stt: SpeechEngines
     tts: Espeak
     recorder: Recorder | None = None
+    phrases: tuple[str, ...] = ()
+    """The skills' phrases: hints for cloud engines (keyterms, keywords)."""
     dialog: DialogBackend | None = None
     """None: the built-in skills answer (the path below); else this back end does."""
-
-
-@dataclass
-class _Transaction:
-    id: str
-    options: dict[str, Any] | None
-    endpointer: Endpointer | None
-    no_speech_samples: int | None
-    last_audio: float
-    audio: bytearray = field(default_factory=bytearray)
-    end_reason: str | None = None  # the utterance has ended (no more analysis)
-    endpoint_sample: int | None = None
-    closed: bool = False  # no more audio will come (audio_end, timeout ...)
-    task: asyncio.Task[None] | None = None
-    transcript: str | None = None
-    confidence: float | None = None
-    source: str | None = None
-    skill: str | None = None
-    published: bool = False
-    utterance: Utterance | None = None  # the dialog back end's side of it
 
 
 class Session:
@@ -114,13 +103,14 @@ class Session:
         self.errors = 0
         self.last_message = time.monotonic()
         self._record = record
-        self._tx: _Transaction | None = None
+        self._tx: Transaction | None = None
         self._text_task: asyncio.Task[None] | None = None
+        self._closers: set[asyncio.Task[None]] = set()
         self._cap_bytes = int(s.limits.max_utterance_s * RATE) * 2
         self.replies = ReplySender(
             self._send, pace=s.reply.pace, chunk_ms=s.reply.chunk_ms, number=number
         )
-        pool, step = services.stt, max(2, s.reply.chunk_ms * RATE // 1000 * 2)
+        pool, step = services.stt.pool, max(2, s.reply.chunk_ms * RATE // 1000 * 2)
         self.backend: DialogConnection | None = None if services.dialog is None else (
             services.dialog.connect(
                 Outbox(number, self._send, lambda pcm: pool.transcribe(pcm), step,
@@ -175,22 +165,28 @@ class Session:
             if not old.closed:
                 if old.end_reason is None:
                     old.end_reason = "replaced"
+                old.discarded = True
                 self._close(old)
         stt = dict(self.stt_options)
         if isinstance(msg.options, dict) and isinstance(msg.options.get("stt"), dict):
             stt.update(msg.options["stt"])
-        self._tx = _Transaction(
-            id=msg.id,
-            options=msg.options,
-            endpointer=(
-                Endpointer(silence_ms=self.services.settings.endpointing.silence_ms)
-                if self.endpointing
-                else None
-            ),
+        tx = Transaction(id=msg.id, options=msg.options, last_audio=time.monotonic())
+        self._tx = tx
+        engines = self.services.stt
+        # With a dialog back end the local engine only finds the end of the
+        # utterance (its own ASR, or the Outbox's, hears it): no cloud session.
+        tx.engine = "pocketsphinx" if self.backend else engines.engine_for(stt.get("engine"))
+        tx.utterance = self.backend.begin(msg.id) if self.backend else None
+        context = StreamContext(
+            label=f"connection {self.number} {msg.id}",
+            search=self.services.skills.search_for(self.dialog),
+            phrases=self.services.phrases,
+            endpointing=self.endpointing,
             no_speech_samples=self._no_speech_samples(stt) if self.endpointing else None,
-            last_audio=time.monotonic(),
-            utterance=self.backend.begin(msg.id) if self.backend else None,
+            silence_ms=self.services.settings.endpointing.silence_ms,
         )
+        listener = TransactionListener(tx, self._stt_final, self._stt_failed)
+        tx.stream = engines.open(tx.engine, listener, context)
 
     def _no_speech_samples(self, stt: dict[str, Any]) -> int | None:
         seconds: Any = stt.get("inactivity_timeout", self.services.settings.stt.no_speech_s)
@@ -208,21 +204,13 @@ class Session:
         chunk = msg.audio[: max(0, room)]
         tx.audio += chunk
         if tx.end_reason is not None:
-            return  # already ended (e.g. by the endpointer): kept for the record only
+            return  # already ended (e.g. by the engine): kept for the record only
         if tx.utterance is not None:
             tx.utterance.feed(chunk)
-        samples = len(tx.audio) // 2
-        if tx.endpointer is not None:
-            end = tx.endpointer.feed(chunk)
-            if end is not None:
-                self._end(tx, "gateway", end)
-                return
-            if tx.endpointer.speech_start is None and tx.no_speech_samples is not None:
-                if samples >= tx.no_speech_samples:
-                    self._end(tx, "no_speech", samples)
-                    return
+        if tx.stream is not None:
+            tx.stream.feed(chunk)
         if len(tx.audio) >= self._cap_bytes:
-            self._end(tx, "cap", samples)
+            self._end(tx, "cap")
 
     def _audio_end(self, msg: AudioEnd) -> None:
         tx = self._tx
@@ -230,16 +218,40 @@ class Session:
             log.debug("connection %d: audio_end for %r ignored", self.number, msg.id)
             return
         if tx.end_reason is None:
-            self._end(tx, "client", len(tx.audio) // 2)
+            self._end(tx, "client")
         self._close(tx)
 
     # ------------------------------------------------------------ processing
 
-    def _end(self, tx: _Transaction, reason: str, sample: int) -> None:
-        tx.end_reason, tx.endpoint_sample = reason, sample
-        log.debug("connection %d: %s ended (%s) at sample %d", self.number, tx.id, reason, sample)
-        pcm = bytes(tx.audio[: 2 * sample])
-        work = self._hand_off(tx, tx.utterance, pcm) if tx.utterance else self._process(tx, pcm)
+    def _end(self, tx: Transaction, reason: str) -> None:
+        """The gateway ended the utterance: the engine answers for the audio it has."""
+        tx.end_reason, tx.endpoint_sample = reason, len(tx.audio) // 2
+        log.debug("connection %d: %s ended (%s) at sample %d", self.number, tx.id, reason,
+                  tx.endpoint_sample)
+        if tx.stream is not None:
+            tx.stream.finish()
+
+    def _stt_final(self, tx: Transaction, result: Final) -> None:
+        if tx.discarded or tx.task is not None:
+            return
+        if result.reason is not None and tx.end_reason is None:
+            tx.end_reason, tx.endpoint_sample = result.reason, result.sample
+            log.debug("connection %d: %s ended (%s) at sample %d", self.number, tx.id,
+                      result.reason, result.sample)
+        if tx.utterance is not None:
+            end = tx.endpoint_sample if tx.endpoint_sample is not None else len(tx.audio) // 2
+            self._start(tx, self._hand_off(tx, tx.utterance, bytes(tx.audio[: 2 * end])))
+            return
+        self._start(tx, self._process(tx, result.transcript))
+
+    def _stt_failed(self, tx: Transaction, message: str) -> None:
+        if tx.discarded or tx.task is not None:
+            return
+        if tx.end_reason is None:
+            tx.end_reason, tx.endpoint_sample = "error", len(tx.audio) // 2
+        self._start(tx, self._send(GatewayError(tx.id, message)))
+
+    def _start(self, tx: Transaction, work: Awaitable[None]) -> None:
         tx.task = asyncio.create_task(self._guard(tx.id, work))
         tx.task.add_done_callback(lambda _t: self._publish(tx))
 
@@ -258,31 +270,19 @@ class Session:
             except ConnectionClosed:
                 pass
 
-    async def _hand_off(self, tx: _Transaction, utterance: Utterance, pcm: bytes) -> None:
+    async def _hand_off(self, tx: Transaction, utterance: Utterance, pcm: bytes) -> None:
         heard = await utterance.finish(pcm)  # the back end answers the device itself
         if heard is not None:
             tx.transcript, tx.confidence, tx.source = heard.text, heard.confidence, heard.source
 
-    async def _process(self, tx: _Transaction, pcm: bytes) -> None:
-        stt = dict(self.stt_options)
-        if isinstance(tx.options, dict) and isinstance(tx.options.get("stt"), dict):
-            stt.update(tx.options["stt"])
-        pool = self.services.stt
-        try:
-            result = await pool.transcribe(
-                pcm,
-                engine=pool.engine_for(stt.get("engine")),
-                search=self.services.skills.search_for(self.dialog),
-            )
-        except SttError as exc:
-            await self._send(GatewayError(tx.id, str(exc)))
-            return
+    async def _process(self, tx: Transaction, result: Transcript) -> None:
         tx.transcript, tx.confidence, tx.source = result.text, result.confidence, result.source
         log.info(
-            "connection %d: %s heard %r (%s, %.2f) in %.0f ms for %.1f s",
+            "connection %d: %s heard %r (%s %s, %.2f) in %.0f ms for %.1f s",
             self.number,
             tx.id,
             result.text,
+            result.engine,
             result.source,
             result.confidence,
             result.cpu_s * 1000,
@@ -293,12 +293,12 @@ class Session:
         await self._reply(tx.id, result.text, tts if isinstance(tts, dict) else None, tx)
 
     async def _reply(
-        self, turn: str, text: str, tts: dict[str, Any] | None, tx: _Transaction | None = None
+        self, turn: str, text: str, tts: dict[str, Any] | None, tx: Transaction | None = None
     ) -> None:
         """Ask the skills, then send response, text and the spoken reply."""
         answer = self.services.skills.respond(text, self.dialog)
         if tx is not None:
-            tx.skill = answer.skill
+            tx.skill = answer.skill  # recorded before the (paced) audio goes out
         reply = answer.reply
         data: dict[str, Any] = {"speech": {"text": reply.text}, "skill": answer.skill}
         if reply.card is not None:
@@ -342,6 +342,7 @@ class Session:
         if tx is not None and not tx.closed and now >= tx.last_audio + s.transaction_timeout_s:
             if tx.end_reason is None:
                 tx.end_reason = "timeout"
+                tx.discarded = True
                 await self.protocol_error(
                     f"transaction {tx.id!r}: no audio for {s.transaction_timeout_s:g} s; dropped",
                     tx.id,
@@ -363,34 +364,33 @@ class Session:
         if tx is not None and not tx.closed:
             if tx.end_reason is None:
                 tx.end_reason = "closed"
+            tx.discarded = True
             self._close(tx)
+        if self._closers:  # every engine session ends before the connection is gone
+            await asyncio.gather(*self._closers, return_exceptions=True)
         if self.backend is not None:
             await self.backend.close()  # DeleteSession / EndSession
 
-    def _close(self, tx: _Transaction) -> None:
+    def _close(self, tx: Transaction) -> None:
         tx.closed = True
+        if tx.stream is not None:
+            closer = asyncio.create_task(tx.stream.aclose(wanted=not tx.discarded))
+            self._closers.add(closer)
+            closer.add_done_callback(self._closers.discard)
+            closer.add_done_callback(lambda _t: self._closed_stream(tx))
         self._publish(tx)
 
-    def _publish(self, tx: _Transaction) -> None:
-        recorder = self.services.recorder
-        if tx.published or not tx.closed or (tx.task is not None and not tx.task.done()):
+    def _closed_stream(self, tx: Transaction) -> None:
+        if tx.task is None:  # the stream ended without an answer the session took
+            tx.discarded = True
+            self._publish(tx)
+
+    def _publish(self, tx: Transaction) -> None:
+        if tx.published or not tx.finished:
             return
         tx.published = True
-        if recorder is not None:
-            recorder.finished(
-                TransactionRecord(
-                    connection=self.number,
-                    id=tx.id,
-                    audio=bytes(tx.audio),
-                    end_reason=tx.end_reason or "closed",
-                    endpoint_sample=tx.endpoint_sample,
-                    transcript=tx.transcript,
-                    confidence=tx.confidence,
-                    source=tx.source,
-                    skill=tx.skill,
-                    options=tx.options,
-                )
-            )
+        if self.services.recorder is not None:
+            self.services.recorder.finished(tx.record(self.number))
 
     @staticmethod
     def _cancel(task: asyncio.Task[None] | None) -> None:

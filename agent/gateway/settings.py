@@ -25,6 +25,14 @@ from agent.common.settings_values import ConfigError
 from agent.common.settings_yaml import load_yaml_file
 from agent.gateway.dialog_settings import KNOWN_KEYS as _DIALOG_KEYS
 from agent.gateway.dialog_settings import DialogSettings, parse_dialog
+from agent.gateway.stt.config import (
+    AIOLA_KEYS,
+    ASSEMBLYAI_KEYS,
+    AiolaSettings,
+    AssemblyAISettings,
+    parse_aiola,
+    parse_assemblyai,
+)
 
 __all__ = [
     "AuthSettings",
@@ -86,12 +94,15 @@ class SttSettings:
     """Speech to text."""
 
     engine: str = "pocketsphinx"
-    """Engine used unless a client's ``stt_options.engine`` names another known one."""
+    """Engine used unless a client's ``stt_options.engine`` names another configured one
+    (pocketsphinx always is; a cloud engine is when it has an API key)."""
     workers: int = 2
     """Worker processes for speech to text (each loads the decoder once)."""
     no_speech_s: float = 8.0
     """Audio seconds without any speech after which the gateway ends the utterance
     (a client's ``stt_options.inactivity_timeout`` overrides; -1 there = never)."""
+    assemblyai: AssemblyAISettings = AssemblyAISettings()
+    aiola: AiolaSettings = AiolaSettings()
 
 
 @dataclass(frozen=True)
@@ -200,6 +211,8 @@ _KNOWN = tuple(
         for k in field_names(cls)
     ]
     + list(_DIALOG_KEYS)
+    + [f"stt.assemblyai.{k}" for k in ASSEMBLYAI_KEYS]
+    + [f"stt.aiola.{k}" for k in AIOLA_KEYS]
 )
 
 
@@ -265,6 +278,8 @@ def parse_gateway_settings(
         engine=stt_r.choice("engine", d.stt.engine, _engine_names()),
         workers=_int(stt_r, "workers", d.stt.workers, 1, 16),
         no_speech_s=stt_r.duration("no_speech_s", d.stt.no_speech_s),
+        assemblyai=parse_assemblyai(stt_r.sub("assemblyai", ASSEMBLYAI_KEYS)),
+        aiola=parse_aiola(stt_r.sub("aiola", AIOLA_KEYS)),
     )
 
     tts_r = top.sub("tts", field_names(TtsSettings))

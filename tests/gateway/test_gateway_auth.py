@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +91,19 @@ def test_untrusted_certificate_fails(gateway: RunningGateway) -> None:
         open_client(gateway.url, ssl=ssl.create_default_context()),
     ):
         pass
+
+
+def test_the_token_never_reaches_a_log_record_at_debug_level_in_process(
+    gateway: RunningGateway, client_tls: ssl.SSLContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    # serve_in_thread's path: the Gateway itself installs the redaction.
+    caplog.set_level(logging.DEBUG)
+    with open_client(
+        gateway.url, ssl=client_tls, additional_headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as ws:
+        assert text_turn(ws, "do you have a pool").skill == "pool"
+    with open_client(gateway.url + f"?token={TOKEN}", ssl=client_tls) as ws:
+        assert text_turn(ws, "what time is it").skill == "time"
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("< Authorization: ") for line in lines)  # debug is on
+    assert not any(TOKEN in line for line in lines)

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 ROWS = (
     "1a", "1b", "2a", "2b", "2c", "2d", "3a", "3b", "3c", "4a", "4b", "4c", "5a", "5b", "5c",
-    "6a", "6b", "6c", "6d",
+    "6a", "6b", "6c", "6d", "7a", "7b", "7c", "7d", "7e",
 )
 
 

@@ -29,6 +29,7 @@ STEPS = [
     "detect_mycroft",
     "detect_negative",
     "turn",
+    "engines",
     "unit",
     "reinstall",
 ]

@@ -48,7 +48,8 @@ def test_every_step_is_one_line() -> None:
     assert lines[0] == "setup: Debian packages already installed"
     assert all(line.startswith("setup: ") for line in lines), lines
     assert re.fullmatch(
-        r"setup: installing voice-agent and its Python packages \(extras: gateway,test\)"
+        r"setup: installing voice-agent and its Python packages"
+        r" \(extras: gateway,assemblyai,aiola,test\)"
         r" \.\.\. done \(\d+ s\)",
         lines[-2],
     ), lines

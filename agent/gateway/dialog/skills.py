@@ -161,6 +161,18 @@ class Skills:
                 )
         return out
 
+    def phrases(self, limit: int = 100) -> tuple[str, ...]:
+        """The skills' sentences that need no rule (``<number>`` ...): hints for cloud
+        engines (keyterms, keywords). Optional parts holding a rule are left out."""
+        out: dict[str, None] = {}
+        for s in self._skills.values():
+            for pattern in s.phrases:
+                pattern = re.sub(r"\[[^\[\]]*<[^>]+>[^\[\]]*\]", "", pattern)
+                if "<" in pattern:
+                    continue
+                out.update(dict.fromkeys(sorted(Grammar({}, {"p": [pattern]}).sentences("p"))))
+        return tuple(out)[:limit]
+
     @staticmethod
     def search_for_pending(name: str) -> str:
         """The grammar name used while skill ``name`` waits for an answer."""

@@ -10,8 +10,14 @@ from agent.gateway.stt.pocketsphinx import PocketsphinxEngine
 
 log = logging.getLogger(__name__)
 
-ENGINE_NAMES = ("pocketsphinx",)
-"""Engines :func:`create_engine` knows, by ``stt_options.engine`` name."""
+BATCH_ENGINES = ("pocketsphinx",)
+"""Batch engines :func:`create_engine` builds in the worker pool."""
+
+STREAMING_ENGINES = ("assemblyai", "aiola")
+"""Cloud engines that stream (:mod:`agent.gateway.stt.assemblyai`, :mod:`.aiola`)."""
+
+ENGINE_NAMES = BATCH_ENGINES + STREAMING_ENGINES
+"""Every engine ``stt.engine`` and ``stt_options.engine`` may name."""
 
 
 def create_engine(
@@ -20,7 +26,7 @@ def create_engine(
     """Build engine ``name`` with the named JSGF grammars (raises ValueError)."""
     if name == "pocketsphinx":
         return PocketsphinxEngine(searches, pronunciations or {})
-    raise ValueError(f"unknown speech-to-text engine {name!r} (known: {', '.join(ENGINE_NAMES)})")
+    raise ValueError(f"unknown speech-to-text engine {name!r} (known: {', '.join(BATCH_ENGINES)})")
 
 
 def engine_factory(name: str) -> Callable[[Mapping[str, str], Mapping[str, str]], SttEngine]:

@@ -19,17 +19,15 @@ from collections.abc import Mapping
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from agent.gateway.stt.engine import SttEngine, Transcript
-from agent.gateway.stt.factory import ENGINE_NAMES, create_engine
+from agent.gateway.stt.engine import SttEngine, SttError, Transcript
+from agent.gateway.stt.factory import BATCH_ENGINES, create_engine
 
 log = logging.getLogger(__name__)
 
+__all__ = ["SttError", "SttPool"]
+
 _ENGINES: dict[str, SttEngine] = {}  # per worker process
 _INIT: dict[str, Any] = {}
-
-
-class SttError(RuntimeError):
-    """Speech to text failed for one utterance (the pool carries on)."""
 
 
 def _init_worker(
@@ -69,7 +67,7 @@ class SttPool:
         workers: int = 2,
         default_engine: str = "pocketsphinx",
     ) -> None:
-        if default_engine not in ENGINE_NAMES:
+        if default_engine not in BATCH_ENGINES:
             raise ValueError(f"unknown speech-to-text engine {default_engine!r}")
         self.default_engine = default_engine
         self.workers = workers
@@ -88,7 +86,7 @@ class SttPool:
 
     def engine_for(self, requested: object) -> str:
         """The engine to use for a client's ``engine`` option (unknown names: the default)."""
-        if isinstance(requested, str) and requested in ENGINE_NAMES:
+        if isinstance(requested, str) and requested in BATCH_ENGINES:
             return requested
         return self.default_engine
 
