@@ -126,7 +126,7 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
     """Run the demo; 0 when the two turns, the ringing and its stop all happened."""
     from agent.config.load import parse_config
     from agent.device.daemon import Daemon
-    from agent.gateway.server import serve_in_thread
+    from agent.gateway.in_thread import serve_in_thread
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     out_dir = out_dir or Path(tempfile.mkdtemp(prefix="voice-agent-demo-"))

@@ -130,7 +130,7 @@ def bench_rtf(voices: list[str]) -> bool:
 def bench_latency(voices: list[str], rounds: int) -> bool:
     from websockets.sync.client import connect
 
-    from agent.gateway.server import serve_in_thread
+    from agent.gateway.in_thread import serve_in_thread
     from agent.gateway.settings import GatewaySettings
 
     def send_audio(ws, tid: str, pcm: bytes) -> None:  # noqa: ANN001

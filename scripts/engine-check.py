@@ -2,7 +2,7 @@
 """Prove that each cloud speech engine loads and answers through the gateway.
 
 One transaction per engine (assemblyai, aiola) through a real gateway
-(``agent.gateway.server.serve_in_thread``) against the tests' stand-ins
+(``agent.gateway.in_thread.serve_in_thread``) against the tests' stand-ins
 (``tests/standins``) on 127.0.0.1: the transcript must be the stand-in's,
 and no session may be left open. Run with the installed venv's Python, e.g.
 inside scripts/pi-check.sh's arm64 root:
@@ -55,7 +55,7 @@ def main() -> int:
     from standins.v3_standin import TEXT as V3_TEXT
     from standins.v3_standin import V3StandIn
 
-    from agent.gateway.server import serve_in_thread
+    from agent.gateway.in_thread import serve_in_thread
     from agent.gateway.settings import GatewaySettings, SttSettings
     from agent.gateway.stt.config import AiolaSettings, AssemblyAISettings
 

@@ -1,6 +1,7 @@
 """The local reference gateway: the server side of the audio gateway protocol.
 
-- :mod:`agent.gateway.server`: the asyncio WebSocket server, :func:`serve_in_thread`.
+- :mod:`agent.gateway.server`: the asyncio WebSocket server.
+- :mod:`agent.gateway.in_thread`: :func:`serve_in_thread`, the gateway in a thread (tests, demo).
 - :mod:`agent.gateway.session`: one device connection and its transactions.
 - :mod:`agent.gateway.settings`: the gateway's settings (``config/gateway.yaml``).
 - :mod:`agent.gateway.forms`: which reply form a client gets (by its ``User-Agent``).

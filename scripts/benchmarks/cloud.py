@@ -27,7 +27,7 @@ FRAME_MS = 50.0  # v3's frame: the "one frame" of the target
 
 
 def _gateway(v3: Any, aiola: Any, keys: Path) -> Any:
-    from agent.gateway.server import serve_in_thread
+    from agent.gateway.in_thread import serve_in_thread
     from agent.gateway.settings import GatewaySettings, SttSettings
     from agent.gateway.stt.config import AiolaSettings, AssemblyAISettings
 

@@ -1,7 +1,7 @@
 """The reference gateway (``agent.gateway``) in this process, with receive times.
 
 It is the gateway ``voice-agent gateway`` runs, started as
-:func:`agent.gateway.server.serve_in_thread` starts it, with one addition:
+:func:`agent.gateway.in_thread.serve_in_thread` starts it, with one addition:
 its :class:`~agent.gateway.records.Recorder` also notes ``time.monotonic()``
 when it is handed each decoded client message (the first ``audio_data`` and
 the ``audio_end`` of every transaction). The audio compared with the source
@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agent.gateway.in_thread import RunningGateway
 from agent.gateway.records import ConnectionRecord, Recorder
-from agent.gateway.server import Gateway, RunningGateway
+from agent.gateway.server import Gateway
 from agent.gateway.settings import GatewaySettings, ReplySettings
 from agent.link import protocol
 from benchmarks.soak import Received

@@ -17,7 +17,7 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, SttSettings
 from benchmarks.common import Row, percentile
 

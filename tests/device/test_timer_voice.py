@@ -13,7 +13,7 @@ from daemon_harness import running, settings_for
 from gateway_support import open_client, text_turn
 from speech import compose
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings
 
 

@@ -16,7 +16,7 @@ from diatheke_standin import ASK, CONFIRM, REPLY_S, StandIn
 from gateway_support import open_client, spoken, text_turn, utterance
 
 from agent.gateway.dialog_settings import DialogSettings, DiathekeSettings
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, ReplySettings, SttSettings
 from agent.link.protocol import GatewayError, Response
 

@@ -27,7 +27,7 @@ from gateway_support import open_client, spoken, utterance
 from speech import compose
 
 from agent.gateway.dialog_settings import DialogSettings, DiathekeSettings
-from agent.gateway.server import serve_in_thread
+from agent.gateway.in_thread import serve_in_thread
 from agent.gateway.settings import GatewaySettings, SttSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import trustme
 from gateway_support import open_client, text_turn
 from websockets.exceptions import InvalidStatus
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import AuthSettings, GatewaySettings, SttSettings, TlsSettings
 
 TOKEN = "s3cret-token"

@@ -18,7 +18,7 @@ from gateway_support import (
     utterance,
 )
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings
 from agent.link.protocol import AudioEnd, SttTranscript
 

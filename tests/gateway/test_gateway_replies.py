@@ -25,8 +25,8 @@ from ibm_style_client import NO_DATA_KEY, IbmStyleClient
 
 from agent.config.load import parse_config
 from agent.gateway.forms import announces_device, choose_form
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.reply import RATE, ReplySender, chunks, schedule
-from agent.gateway.server import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, ReplySettings, SttSettings
 from agent.gateway.tts import Espeak
 from agent.link.connection import GatewayConnection

@@ -27,7 +27,7 @@ from gateway_support import (
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, LimitSettings
 from agent.link.protocol import GatewayError, SttTranscript
 

@@ -28,7 +28,7 @@ from gateway_support import (
     utterance_until_transcript,
 )
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, ReplySettings
 from agent.link.protocol import ReplyAudioData, ReplyAudioEnd, ReplyAudioStart, decode_gateway
 

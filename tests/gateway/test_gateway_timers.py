@@ -17,7 +17,7 @@ import pytest
 import yaml
 from gateway_support import open_client, read_reply, text_turn
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, ReplySettings
 
 ROOT = Path(__file__).resolve().parents[2]

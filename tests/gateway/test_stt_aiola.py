@@ -16,7 +16,7 @@ from gateway_support import CHUNK, audio_msg, open_client, read_reply, receive, 
 from gateway_support import utterance as full_utterance
 from standins.aiola_standin import TEXT, AiolaStandIn, Script
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, SttSettings
 from agent.gateway.stt.config import AiolaSettings
 from agent.link.protocol import GatewayError, SttTranscript

@@ -26,7 +26,7 @@ from gateway_support import (
 )
 from standins.v3_standin import TEXT, Script, V3StandIn
 
-from agent.gateway.server import RunningGateway, serve_in_thread
+from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.settings import GatewaySettings, SttSettings
 from agent.gateway.stt.assemblyai import FRAME_BYTES
 from agent.gateway.stt.config import AssemblyAISettings
