@@ -29,7 +29,7 @@ import numpy as np
 GateMode = Literal["adaptive", "fixed"]
 
 FRAME_SECONDS = 0.08
-#: Digital silence has no level; the floor and the judgements treat it as this.
+#: At or below this level a frame is digital silence: quiet, but not learnt as the floor.
 SILENT_DBFS = -120.0
 #: How fast the tracked floor may rise, in dB per second of audio. Slow enough that
 #: 2 s of speech lifts it by 3 dB (and the next pause brings it back at once), fast
@@ -71,9 +71,16 @@ class NoiseFloor:
         self.level = None
         self.frames = 0
 
-    def update(self, level_dbfs: float) -> float:
-        """Take one frame's level; the floor after it."""
-        level = max(level_dbfs, SILENT_DBFS)
+    def update(self, level_dbfs: float) -> float | None:
+        """Take one frame's level; the floor after it (None before any sound).
+
+        Digital silence (a device or file starting with zeros, the ``detect``
+        pads) says nothing about the room and is not learnt: otherwise the floor
+        would start at -120 dBFS and take over a minute to climb to the room's.
+        """
+        if level_dbfs <= SILENT_DBFS:
+            return self.level
+        level = level_dbfs
         self.frames += 1
         if self.level is None or level <= self.level:
             self.level = level
@@ -143,8 +150,9 @@ class SilenceGate:
             # a loud onset must not raise the bar it is judged by.
             threshold = self.threshold_dbfs
             floor = self.floor.update(level)
-            self.stats.floor_min = min(self.stats.floor_min, floor)
-            self.stats.floor_max = max(self.stats.floor_max, floor)
+            if floor is not None:
+                self.stats.floor_min = min(self.stats.floor_min, floor)
+                self.stats.floor_max = max(self.stats.floor_max, floor)
         else:
             threshold = self.threshold_dbfs
         is_quiet = level < threshold
