@@ -53,7 +53,7 @@ def test_floor_follows_a_fall_at_once_and_a_rise_slowly_in_audio_time() -> None:
     for _ in range(25):  # 2 s of speech at -20 dBFS lifts it by 1.5 dB/s * 2 s only
         floor.update(-20.0)
     assert floor.level == pytest.approx(-70.0 + 1.5 * 2.0)
-    assert floor.update(-np.inf) == -70.0 + 3.0  # digital silence is not the room
+    assert floor.update(-np.inf) == pytest.approx(-70.0 + 3.0)  # digital silence: not the room
     fresh = NoiseFloor()
     assert fresh.update(-np.inf) is None and fresh.update(-62.0) == -62.0
 
