@@ -42,12 +42,31 @@ def check_config(path: str) -> tuple[Check, Any]:
 
 def check_wake_models(wake: Any) -> list[Check]:
     """Load each wake model (name, file, threshold), then the whole detector as the daemon does."""
+    from agent.hearing.engines import resolve_engine
+    from agent.hearing.micro import MicroModelError, resolve_micro
     from agent.hearing.models import Classifier, WakeModelError, resolve_model
     from agent.hearing.wake import WakeDetector
 
     checks = []
     for model in wake.models:
         name = f"wake {Path(model).name}"
+        try:
+            micro = resolve_engine(model, wake.engine_for(model)) == "micro"
+            if micro:
+                found = resolve_micro(model)
+                named = isinstance(wake.threshold, dict) and found.name in wake.threshold
+                limit = wake.threshold_for(model) if named else found.cutoff
+                checks.append(
+                    Check(
+                        f"wake {found.name}",
+                        True,
+                        f"microWakeWord {found.manifest.name}, threshold {limit:g}",
+                    )
+                )
+                continue
+        except (WakeModelError, MicroModelError) as exc:
+            checks.append(Check(name, False, str(exc), "see wake.models and wake.engine"))
+            continue
         try:
             spec = resolve_model(model)
             classifier = Classifier(spec)

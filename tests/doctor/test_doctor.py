@@ -604,3 +604,17 @@ def test_gate_check_reports_the_room_floor() -> None:
     assert fixed.fix is not None and "wake.noise_gate: adaptive" in fixed.fix
     off = check_gate(WakeSettings(noise_gate_dbfs=None), room)
     assert off.ok is True and off.detail.startswith("off")
+
+
+def test_wake_check_loads_microwakeword_models() -> None:
+    from agent.config.settings import WakeSettings
+    from agent.doctor.system import check_wake_models
+
+    checks = check_wake_models(
+        WakeSettings(models=("okay_nabu", "alexa", "hey_jarvis"), engine={"alexa": "micro"})
+    )
+    details = {c.name: (c.ok, c.detail) for c in checks}
+    assert details["wake okay_nabu"] == (True, "microWakeWord okay_nabu.json, threshold 0.85")
+    assert details["wake alexa"] == (True, "microWakeWord alexa.json, threshold 0.9")
+    assert details["wake hey_jarvis"][1].startswith("loaded hey_jarvis_v0.1.onnx")
+    assert all(c.ok for c in checks) and len(checks) == 3  # the whole detector loaded too
