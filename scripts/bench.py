@@ -130,11 +130,16 @@ hysteresis floor, whose tail lingered 100 ms and more), and the stream now ends 
 endpointer's position instead of at the end of the 80 ms capture frame that held it.
 """,
     "2d": """
-**2d (catch-up).** The replay rebuilds openWakeWord's state from the window: 16 embedding
-runs are most of its cost, and they cannot be avoided without changing scores. On a
-board 8x slower a detection in the first two frames after sound returns would be held
-back by more than 100 ms; detections come later in a word, so the simulated figure is
-what real words see.
+**2d (catch-up).** The replay rebuilds openWakeWord's state from the window (25
+melspectrogram and 15 embedding runs, ~17 ordinary frames of CPU at once); the
+embeddings are most of it, and they cannot be skipped without changing scores. The
+held-back figure counts real detections: they come several frames after sound
+returns, by when a board 8x slower has worked the replay off. A detection in the first
+two or three frames after sound returns would be held back by up to the replay's cost
+x8 (printed). Bounding that too would take keeping the last embeddings warm while the
+gate is closed (about one embedding run per frame, most of the ungated cost), or a
+cheaper embedding model. Measured in CPU time: in wall time on a loaded shared
+machine, preemption inflates every figure.
 """,
 }
 

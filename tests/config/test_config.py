@@ -789,18 +789,18 @@ def test_wake_model_errors(tmp_path: Path) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         (
             {"models": []},
-            f"wake.models: expected a list of wake word models ({builtin} or .onnx/.tflite/.json paths), "
-            "got an empty list",
+            f"wake.models: expected a list of wake word models ({builtin} "
+            "or .onnx/.tflite/.json paths), got an empty list",
         ),
         (
             {"models": ["hey_jarvs"]},
-            f"wake.models[0]: expected a built-in model ({builtin}) or a path to a .onnx, .tflite or "
-            ".json file, got 'hey_jarvs'; did you mean hey_jarvis?",
+            f"wake.models[0]: expected a built-in model ({builtin}) or a path to a .onnx, "
+            ".tflite or .json file, got 'hey_jarvs'; did you mean hey_jarvis?",
         ),
         (
             {"models": ["alexa", "model.bin"]},
-            f"wake.models[1]: expected a built-in model ({builtin}) or a path to a .onnx, .tflite or "
-            ".json file, got 'model.bin'",
+            f"wake.models[1]: expected a built-in model ({builtin}) or a path to a .onnx, "
+            ".tflite or .json file, got 'model.bin'",
         ),
         (
             {"models": ["nope.onnx"]},
