@@ -327,7 +327,7 @@ step_install() {
     [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/config.yaml) == "640 root voice-agent" ]]
     [[ -L $ROOT/etc/systemd/system/multi-user.target.wants/voice-agent-gateway.service ]]
     [[ $(in_root stat -c '%a %U %G' /etc/voice-agent/gateway.yaml) == "640 root voice-agent" ]]
-    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "numpy", m.version("numpy"), "python-socketio", m.version("python-socketio"), "aiohttp", m.version("aiohttp"), "on Python", platform.python_version(), platform.machine())'); units enabled, not started"
+    figure "$(in_root /opt/voice-agent/bin/python -c 'import importlib.metadata as m, platform; print("voice-agent", m.version("voice-agent"), "onnxruntime", m.version("onnxruntime"), "pymicro-wakeword", m.version("pymicro-wakeword"), "numpy", m.version("numpy"), "python-socketio", m.version("python-socketio"), "aiohttp", m.version("aiohttp"), "on Python", platform.python_version(), platform.machine())'); units enabled, not started"
 }
 
 step_check_config() {
@@ -377,6 +377,19 @@ step_detect_alexa() { detect_clip wake_alexa.wav some --model alexa; }
 step_detect_mycroft() { detect_clip wake_hey_mycroft.wav some --model hey_mycroft; }
 # Every built-in wake word model on 34 s of talk without one.
 step_detect_negative() { detect_clip negative_office_talk_34s.wav none; }
+# microWakeWord (pymicro-wakeword's aarch64 wheel: its TFLite C library needs glibc
+# 2.35, bookworm has 2.36): both wake clips detected, nothing in the talk clip.
+step_detect_micro() {
+    local got=()
+    detect_clip wake_alexa.wav some --engine micro --model alexa || return 1
+    got+=("$(cat "$WORK/figure")")
+    detect_clip wake_hey_mycroft.wav some --engine micro --model hey_mycroft || return 1
+    got+=("$(cat "$WORK/figure")")
+    detect_clip negative_office_talk_34s.wav none --engine micro \
+        --model alexa --model hey_jarvis --model hey_mycroft --model okay_nabu || return 1
+    got+=("$(cat "$WORK/figure")")
+    figure "micro: ${got[0]}; ${got[1]}; ${got[2]}"
+}
 
 step_turn() {
     local w=$IN_WORK out="$WORK/turn.out"
@@ -469,7 +482,7 @@ step_reinstall() {
     figure "the edited /etc/voice-agent/config.yaml kept (640 root:voice-agent); the venv still runs"
 }
 
-STEPS=(host root copy arch install check_config grpc detect_alexa detect_mycroft detect_negative turn engines unit reinstall)
+STEPS=(host root copy arch install check_config grpc detect_alexa detect_mycroft detect_negative detect_micro turn engines unit reinstall)
 # Later steps make no sense without these.
 ESSENTIAL=" host root copy install "
 
@@ -485,6 +498,7 @@ describe() {
         detect_alexa) echo "voice-agent detect on wake_alexa.wav: expect an alexa detection" ;;
         detect_mycroft) echo "voice-agent detect on wake_hey_mycroft.wav: expect a hey_mycroft detection" ;;
         detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;
+        detect_micro) echo "voice-agent detect --engine micro (microWakeWord): alexa and hey_mycroft clips detected, none in the talk clip" ;;
         turn) echo "one turn: wake word + question from a file (realtime: false) against voice-agent gateway inside" ;;
         engines) echo "scripts/engine-check.py inside: assemblyai and aiola each answer a transaction against the stand-ins" ;;
         unit) echo "systemd-analyze verify on the installed units (device and gateway)" ;;

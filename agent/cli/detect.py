@@ -30,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {', '.join(DEFAULT_MODELS)})",
     )
     parser.add_argument(
-        "--threshold", type=float, default=0.5, metavar="X", help="score threshold (default 0.5)"
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="X",
+        help="score threshold (default 0.5; microWakeWord models: their own cutoff)",
     )
     parser.add_argument(
         "--refractory",
@@ -40,9 +44,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="audio time before the same model may detect again (default 2.0)",
     )
     parser.add_argument(
+        "--engine",
+        choices=("openwakeword", "micro"),
+        default="openwakeword",
+        help="engine of the built-in names both have (alexa, hey_jarvis, hey_mycroft); "
+        "okay_nabu and .json/.tflite files are microWakeWord's (default openwakeword)",
+    )
+    parser.add_argument(
+        "--gate",
+        choices=("adaptive", "fixed"),
+        default="adaptive",
+        help="silence gate: adaptive (the tracked noise floor + margin, and below "
+        f"{DEFAULT_NOISE_GATE_DBFS:g} dBFS) or fixed ({DEFAULT_NOISE_GATE_DBFS:g} dBFS only); "
+        "default adaptive, as the daemon",
+    )
+    parser.add_argument(
         "--no-gate",
         action="store_true",
-        help=f"score every frame (no silence gate at {DEFAULT_NOISE_GATE_DBFS:g} dBFS)",
+        help="score every frame (no silence gate)",
     )
 
 
@@ -81,16 +100,22 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from agent.hearing.gate import SilenceGate
     from agent.hearing.models import WakeModelError
     from agent.hearing.wake import WakeDetector
 
     models = tuple(args.model) if args.model else DEFAULT_MODELS
+    gate = None if args.no_gate else SilenceGate(args.gate, DEFAULT_NOISE_GATE_DBFS)
+    # A threshold given on the command line applies to every model; otherwise each
+    # microWakeWord model keeps its own cutoff (as in the daemon).
+    thresholds = args.threshold if args.threshold is not None else {}
     try:
         detector = WakeDetector(
             models,
-            thresholds=args.threshold,
+            thresholds=thresholds,
             refractory_s=args.refractory,
-            noise_gate_dbfs=None if args.no_gate else DEFAULT_NOISE_GATE_DBFS,
+            gate=gate,
+            engine=args.engine,
         )
     except WakeModelError as exc:
         print(f"voice-agent detect: {exc}", file=sys.stderr)
@@ -106,12 +131,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"{d.seconds:6.2f} s  {d.model}  score {d.score:.3f}")
     seconds = audio.size / 16000
     frames = detector.frames_scored + detector.frames_skipped
-    gate = (
-        "gate off" if args.no_gate else f"gate skipped {detector.frames_skipped} of {frames} frames"
-    )
+    if detector.gate is None:
+        gated = "gate off"
+    else:
+        gated = f"gate skipped {detector.frames_skipped} of {frames} frames"
     noun = "detection" if len(detections) == 1 else "detections"
+    limits = ", ".join(f"{name} {detector.threshold_for(name):g}" for name in detector.model_names)
     print(
         f"{len(detections)} {noun} in {seconds:.2f} s of audio "
-        f"(models: {', '.join(detector.model_names)}; threshold {args.threshold:g}; {gate})"
+        f"(models: {', '.join(detector.model_names)}; thresholds {limits}; {gated})"
     )
+    if detector.gate is not None:
+        stats = detector.gate.stats
+        if detector.gate.mode == "adaptive":
+            print(
+                f"noise floor: {stats.floor_min:.1f} to {stats.floor_max:.1f} dBFS tracked "
+                f"(at the end {detector.gate.floor.level:.1f} dBFS); frames within "
+                f"{detector.gate.margin_db:g} dB of it are quiet "
+                f"({stats.quiet} of {stats.frames} quiet; the 1 s pads included)"
+            )
+        else:
+            print(
+                f"fixed gate at {detector.gate.fixed_dbfs:g} dBFS "
+                f"({stats.quiet} of {stats.frames} frames quiet)"
+            )
     return 0

@@ -5,7 +5,8 @@ what to do about it):
 
 1. the configuration (when it is invalid: its one-line error, and stop);
 2. the microphone: ``--seconds`` of audio from ``audio.input`` with a level
-   meter, warning on silence or clipping;
+   meter, warning on silence or clipping; from the same audio, the room's noise
+   floor and whether the silence gate will close;
 3. the speaker: the built-in done sound through ``audio.output``;
 4. each wake model and its threshold, then the whole detector;
 5. the gateway: DNS, TCP, TLS, credentials, WebSocket handshake, ping/pong;
@@ -151,7 +152,14 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         report.summary()
         return 1
-    report.show(audio.check_microphone(settings.audio.input, args.seconds, report.meter))
+    captured: list[object] = []
+    report.show(
+        audio.check_microphone(settings.audio.input, args.seconds, report.meter, captured.append)
+    )
+    if captured:
+        import numpy as np
+
+        report.show(system.check_gate(settings.wake, np.concatenate(captured)))  # type: ignore[arg-type]
     report.show(audio.check_speaker(settings.audio.output))
     for check in system.check_wake_models(settings.wake):
         report.show(check)

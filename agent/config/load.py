@@ -78,8 +78,6 @@ def redact(settings: Settings) -> dict[str, Any]:
     return data
 
 
-
-
 def _lists(value: Any) -> Any:
     # asdict keeps tuples; YAML's safe dumper and JSON want lists.
     if isinstance(value, dict):

@@ -20,6 +20,7 @@ from agent.config.parse_link import parse_gateway
 from agent.config.parse_operate import parse_control, parse_hooks, parse_metrics
 from agent.config.settings import (
     BUILTIN_WAKE_MODELS,
+    WAKE_ENGINES,
     AudioInputSettings,
     AudioOutputSettings,
     AudioSettings,
@@ -38,7 +39,6 @@ from agent.config.settings import (
 
 # Every default comes from the dataclasses, so they are written in one place.
 _D = Settings(gateway=GatewaySettings(url="ws://127.0.0.1"))
-
 
 
 def parse_settings(data: Mapping[str, Any], ctx: Context) -> Settings:
@@ -136,7 +136,7 @@ def _wake(r: Reader) -> WakeSettings:
     if not isinstance(raw, list) or not raw:
         r.fail(
             "models",
-            f"expected a list of wake word models ({builtin} or .onnx/.tflite paths), "
+            f"expected a list of wake word models ({builtin} or .onnx/.tflite/.json paths), "
             f"got {'an empty list' if raw == [] else describe(raw)}",
         )
     models: list[str] = []
@@ -144,7 +144,7 @@ def _wake(r: Reader) -> WakeSettings:
         key = f"models[{index}]"
         if isinstance(entry, str) and entry in BUILTIN_WAKE_MODELS:
             models.append(entry)
-        elif isinstance(entry, str) and entry.lower().endswith((".onnx", ".tflite")):
+        elif isinstance(entry, str) and entry.lower().endswith((".onnx", ".tflite", ".json")):
             full = r.resolve(entry)
             problem = file_problem(full)
             if problem:
@@ -155,8 +155,8 @@ def _wake(r: Reader) -> WakeSettings:
             hint = f"; did you mean {close[0]}?" if close and isinstance(entry, str) else ""
             r.fail(
                 key,
-                f"expected a built-in model ({builtin}) or a path to a .onnx or .tflite "
-                f"file, got {describe(entry)}{hint}",
+                f"expected a built-in model ({builtin}) or a path to a .onnx, .tflite or "
+                f".json file, got {describe(entry)}{hint}",
             )
         if model_name(models[-1]) in (model_name(m) for m in models[:-1]):
             r.fail(key, f"expected each model once, got {describe(model_name(entry))} twice")
@@ -184,7 +184,45 @@ def _wake(r: Reader) -> WakeSettings:
             optional=True,
             what="a level in dBFS",
         ),
+        noise_gate=cast(Any, r.choice("noise_gate", _D.wake.noise_gate, ("adaptive", "fixed"))),
+        noise_gate_margin_db=cast(
+            float,
+            r.number(
+                "noise_gate_margin_db",
+                _D.wake.noise_gate_margin_db,
+                lo=0.5,
+                hi=30,
+                what="a number of dB",
+            ),
+        ),
+        engine=_engine(r, names),
     )
+
+
+def _engine(r: Reader, names: list[str]) -> str | dict[str, str]:
+    value = r.raw("engine")
+    if value is MISSING:
+        return _D.wake.engine
+    choices = ", ".join(WAKE_ENGINES)
+    if isinstance(value, str):
+        if value not in WAKE_ENGINES:
+            r.fail("engine", f"expected one of {choices} or a map by model, got {describe(value)}")
+        return value
+    if not isinstance(value, Mapping):
+        r.fail("engine", f"expected one of {choices} or a map by model, got {describe(value)}")
+    out: dict[str, str] = {}
+    for key, engine in value.items():
+        name = model_name(key) if isinstance(key, str) else None
+        if name not in names:
+            r.fail(
+                f"engine.{key}",
+                f"expected one of wake.models ({', '.join(names)}), got {describe(key)}",
+            )
+        if engine not in WAKE_ENGINES:
+            r.fail(f"engine.{key}", f"expected one of {choices}, got {describe(engine)}")
+        assert name is not None
+        out[name] = str(engine)
+    return out
 
 
 def _threshold(r: Reader, names: list[str]) -> float | dict[str, float]:

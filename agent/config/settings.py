@@ -18,8 +18,20 @@ from typing import Literal
 from agent.config.link import GatewaySettings
 from agent.config.operate import ControlSettings, HooksSettings, MetricsSettings
 
-BUILTIN_WAKE_MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy", "timer", "weather")
-"""Wake word models shipped with openWakeWord, usable by name in ``wake.models``."""
+BUILTIN_WAKE_MODELS = (
+    "alexa",
+    "hey_jarvis",
+    "hey_mycroft",
+    "hey_rhasspy",
+    "timer",
+    "weather",
+    "okay_nabu",
+)
+"""Wake word models usable by name in ``wake.models``: openWakeWord's six and
+microWakeWord's four (alexa, hey_jarvis, hey_mycroft, okay_nabu)."""
+
+WAKE_ENGINES = ("openwakeword", "micro")
+"""``wake.engine`` values."""
 
 DEFAULT_WAKE_THRESHOLD = 0.5
 """Threshold of a model that a ``wake.threshold`` map does not list."""
@@ -118,7 +130,25 @@ class WakeSettings:
     max(threshold_for(model), speaking_threshold); None = no detection while speaking."""
 
     noise_gate_dbfs: float | None = -55.0
-    """Chunks quieter than this level (dBFS) skip wake inference; None = always infer."""
+    """Fixed floor: frames quieter than this level (dBFS) skip wake inference (in both gate
+    modes); None = no gate at all, always infer."""
+
+    noise_gate: Literal["adaptive", "fixed"] = "adaptive"
+    """adaptive: also skip frames within noise_gate_margin_db of the room's tracked noise
+    floor | fixed: only noise_gate_dbfs."""
+
+    noise_gate_margin_db: float = 6.0
+    """Adaptive gate: how many dB above the tracked noise floor a frame still counts as quiet."""
+
+    engine: str | dict[str, str] = "openwakeword"
+    """openwakeword | micro, for the built-in names both engines have (alexa, hey_jarvis,
+    hey_mycroft); or a map of model name to engine. Files pick their own engine."""
+
+    def engine_for(self, model: str) -> str:
+        """The engine configured for a wake.models entry (files decide for themselves)."""
+        if isinstance(self.engine, dict):
+            return self.engine.get(model_name(model), "openwakeword")
+        return self.engine
 
     def threshold_for(self, model: str) -> float:
         """Threshold of ``model`` (a name, a path, or a file name like hey_jarvis_v0.1.onnx)."""
@@ -140,9 +170,9 @@ _VERSION_SUFFIX = re.compile(r"_v\d+(?:\.\d+)*$")
 
 
 def model_name(model: str) -> str:
-    """Name of a wake model entry: a built-in name, or a file's name without .onnx/.tflite."""
+    """Name of a wake model entry: a built-in name, or a file's name without its extension."""
     base = os.path.basename(model)
-    for ext in (".onnx", ".tflite"):
+    for ext in (".onnx", ".tflite", ".json"):
         if base.lower().endswith(ext):
             return base[: -len(ext)]
     return base

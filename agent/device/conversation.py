@@ -124,9 +124,10 @@ class Conversation(Replies):
 
     def _listen(self, frame: ev.AudioFrame) -> None:
         assert self.endpointer is not None
-        if self.streamer.open:
-            self.streamer.pump(self.audio_pos)
         result = self.endpointer.process(frame.samples, frame.position)
+        ends = result is not None and result[0] in ("end", "no_speech", "max_length")
+        if self.streamer.open and not ends:
+            self.streamer.pump(self.audio_pos)
         turn = self.turn
         if self.state is State.FOLLOWUP:
             if result and result[0] == "speech":
@@ -144,12 +145,16 @@ class Conversation(Replies):
             turn.speech_started = True
             self._set_state(State.STREAMING)
         elif result and result[0] == "end" and self.settings.listen.end_of_speech != "gateway":
-            self._end_utterance("vad")
+            # The stream ends where the endpointer ended the utterance, not at the end
+            # of the 80 ms frame that held that point (audio time, benchmark 4b).
+            self._end_utterance("vad", end=result[1])
             return
         elif result and result[0] in ("no_speech", "max_length"):
-            self._end_utterance(result[0])
+            self._end_utterance(result[0], end=result[1])
             return
         max_samples = int(self.settings.listen.max_utterance_s * RATE)
+        if self.streamer.open and ends:
+            self.streamer.pump(self.audio_pos)  # an end ignored here (gateway, hold)
         if self.audio_pos - turn.start >= max_samples + self._preroll():
             self._end_utterance("max_length")
 

@@ -76,9 +76,9 @@ class TurnBase:
     def _preroll(self) -> int:
         return self.settings.wake.preroll_ms * RATE // 1000
 
-    def _end_utterance(self, reason: str) -> None:
+    def _end_utterance(self, reason: str, end: int | None = None) -> None:
         turn = self.turn
-        self._close_stream(reason)
+        self._close_stream(reason, end)
         if turn is None:
             return
         if reason == "no_speech":
@@ -88,8 +88,8 @@ class TurnBase:
         self._set_state(State.WAITING)
         self.deadline = self.p.clock() + self.settings.listen.response_timeout_s
 
-    def _close_stream(self, reason: str) -> None:
-        tid = self.streamer.finish(self.audio_pos)
+    def _close_stream(self, reason: str, end: int | None = None) -> None:
+        tid = self.streamer.finish(self.audio_pos if end is None else min(end, self.audio_pos))
         self.endpointer = None
         if tid:
             self.p.events.emit("audio_end", id=tid, reason=reason)

@@ -32,8 +32,17 @@ def _describe_input(inp: Any) -> str:
     return f"device {inp.device!r}"
 
 
-def check_microphone(inp: Any, seconds: float = 3.0, meter: Meter | None = None) -> Check:
-    """Capture ``seconds`` of audio (audio time) from ``audio.input`` and judge its level."""
+def check_microphone(
+    inp: Any,
+    seconds: float = 3.0,
+    meter: Meter | None = None,
+    on_audio: Callable[[Any], None] | None = None,
+) -> Check:
+    """Capture ``seconds`` of audio (audio time) from ``audio.input`` and judge its level.
+
+    ``on_audio`` gets every captured block of 16 kHz int16 samples (the room's
+    noise floor is measured from them: :func:`agent.doctor.system.check_gate`).
+    """
     import numpy as np
 
     from agent.audio.quiet import quiet_portaudio
@@ -75,6 +84,8 @@ def check_microphone(inp: Any, seconds: float = 3.0, meter: Meter | None = None)
                 break
             # Read while open: the source forgets its format once closed.
             rate = getattr(source, "opened_rate", None) or rate
+            if on_audio is not None:
+                on_audio(frame.samples[: want - total])
             x = np.abs(frame.samples[: want - total].astype(np.int32))
             while len(x):
                 # Cut at 100 ms boundaries of audio time, so the meter steps evenly.

@@ -42,12 +42,31 @@ def check_config(path: str) -> tuple[Check, Any]:
 
 def check_wake_models(wake: Any) -> list[Check]:
     """Load each wake model (name, file, threshold), then the whole detector as the daemon does."""
+    from agent.hearing.engines import resolve_engine
+    from agent.hearing.micro import MicroModelError, resolve_micro
     from agent.hearing.models import Classifier, WakeModelError, resolve_model
     from agent.hearing.wake import WakeDetector
 
     checks = []
     for model in wake.models:
         name = f"wake {Path(model).name}"
+        try:
+            micro = resolve_engine(model, wake.engine_for(model)) == "micro"
+            if micro:
+                found = resolve_micro(model)
+                named = isinstance(wake.threshold, dict) and found.name in wake.threshold
+                limit = wake.threshold_for(model) if named else found.cutoff
+                checks.append(
+                    Check(
+                        f"wake {found.name}",
+                        True,
+                        f"microWakeWord {found.manifest.name}, threshold {limit:g}",
+                    )
+                )
+                continue
+        except (WakeModelError, MicroModelError) as exc:
+            checks.append(Check(name, False, str(exc), "see wake.models and wake.engine"))
+            continue
         try:
             spec = resolve_model(model)
             classifier = Classifier(spec)
@@ -176,3 +195,47 @@ def check_service_user(needs_gpio: bool, user: str = SERVICE_USER) -> Check:
         return Check(name, True, f"{user} is in group audio" + (" and gpio" * ("gpio" in groups)))
     fix = "; ".join([*fixes, "then sudo systemctl restart voice-agent"]) if fixes else None
     return Check(name, False if failed else None, f"{user}: {'; '.join(problems)}", fix)
+
+
+def check_gate(wake: Any, audio: Any) -> Check:
+    """The room's noise floor (from the microphone's audio) and whether the gate will close.
+
+    The audio is judged by the same :class:`~agent.hearing.gate.SilenceGate` the daemon
+    builds from ``wake``; the gate closes (the wake models stop) once a whole scoring
+    window (about 2 s) of frames is quiet.
+    """
+    import numpy as np
+
+    from agent.hearing.gate import GateMode, SilenceGate
+
+    name = "silence gate"
+    if wake.noise_gate_dbfs is None:
+        return Check(name, True, "off (wake.noise_gate_dbfs: null): the models run on every frame")
+    mode: GateMode = "fixed" if wake.noise_gate == "fixed" else "adaptive"
+    gate = SilenceGate(mode, wake.noise_gate_dbfs, wake.noise_gate_margin_db)
+    samples = np.asarray(audio, dtype=np.int16).reshape(-1)
+    frames = samples[: samples.size - samples.size % 1280].reshape(-1, 1280)
+    if len(frames) < 5:
+        return Check(name, None, "too little microphone audio to judge the room", "")
+    quiet = [gate.quiet(f) for f in frames]
+    # The floor only falls at once; judge the second half, once it has settled.
+    settled = quiet[len(quiet) // 2 :]
+    share = sum(settled) / len(settled)
+    floor = gate.floor.level
+    room = "digital silence" if floor is None else f"{floor:.1f} dBFS"
+    detail = (
+        f"room's noise floor {room}; {mode} gate: quiet below {gate.threshold_dbfs:.1f} dBFS, "
+        f"{100 * share:.0f} % of frames quiet"
+    )
+    if share >= 0.8:
+        return Check(name, True, f"{detail}: it will close in this room (the models rest)")
+    closing = f"{detail}: it will not close (the models run all the time)"
+    if mode == "fixed":
+        adaptive = SilenceGate("adaptive", wake.noise_gate_dbfs, wake.noise_gate_margin_db)
+        would = [adaptive.quiet(f) for f in frames][len(frames) // 2 :]
+        if sum(would) / len(would) >= 0.8:
+            return Check(
+                name, None, closing, "set wake.noise_gate: adaptive (it follows the room's floor)"
+            )
+    # Speech during the check keeps any gate open: a fact to know, not a fault.
+    return Check(name, True, closing + "; if the room was quiet, it is too loud or changing")

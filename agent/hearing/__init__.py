@@ -2,8 +2,14 @@
 
 - :mod:`agent.hearing.models`: openWakeWord's ONNX models (found in its installed
   wheel without importing it) on onnxruntime.
-- :mod:`agent.hearing.wake`: :class:`WakeDetector` (several models, thresholds,
-  refractory period, self-trigger guard, the silence gate with exact catch-up).
+- :mod:`agent.hearing.oww`: openWakeWord's models as an engine (exact catch-up).
+- :mod:`agent.hearing.micro`: microWakeWord's models (``pymicro-wakeword``) as an engine.
+- :mod:`agent.hearing.engines`: which engine runs a model; building the engines.
+- :mod:`agent.hearing.gate`: the silence gate's judgement (fixed level, or the
+  room's tracked noise floor), apart from what is gated, so a cleaned signal can
+  be judged instead.
+- :mod:`agent.hearing.wake`: :class:`WakeDetector` (several models and engines,
+  thresholds, refractory period, self-trigger guard, the gate with exact catch-up).
 - :mod:`agent.hearing.vad`: end of speech (Silero VAD, energy fallback), in samples.
 
 May import: :mod:`agent.common` and :mod:`agent.audio`. It knows nothing of

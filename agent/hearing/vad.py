@@ -12,7 +12,8 @@ whether read in real time or faster.
 Speech is judged by Silero VAD (the v4 model bundled with openWakeWord 0.5.1,
 run on onnxruntime as ``openwakeword/vad.py`` does) on 32 ms chunks, with
 Silero's own hysteresis: speech begins at ``threshold`` and continues while
-the probability stays above ``threshold - 0.15``. Without the model file an
+the probability stays above ``threshold - 0.15``; the trailing silence is
+counted from the end of the last chunk at ``threshold`` or above. Without the model file an
 energy detector (RMS level above ``energy_dbfs``) stands in.
 """
 
@@ -261,8 +262,12 @@ class EndOfSpeech:
         limit = self.threshold - HYSTERESIS if self._in_speech else self.threshold
         speech = probability >= max(limit, 0.0)
         self._in_speech = speech
-        if speech:
+        if probability >= self.threshold:
+            # The silence is counted from the last chunk that reached the *start*
+            # threshold, not the hysteresis floor: Silero's probability lingers above
+            # the floor for 100 ms and more after the voice stops (benchmark 4b).
             self.last_speech_end = end
+        if speech:
             if self.speech_start is None:
                 self.speech_start = position
                 return self._deadline(end) or EndpointEvent("speech_started", position)

@@ -67,6 +67,18 @@ def noise(n: int, dbfs: float, seed: int) -> np.ndarray:
     return np.round(rng.standard_normal(n) * 32768 * 10 ** (dbfs / 20)).astype(np.int16)
 
 
+def steady_room(seconds: float, floor_dbfs: float, with_hum: bool, seed: int = 0) -> np.ndarray:
+    """A steady room at ``floor_dbfs`` RMS: white noise, or noise and 50 Hz hum (with its
+    third harmonic) 3 dB below the floor each, as ``tests/hearing/test_gate.py`` makes."""
+    n = int(seconds * SR)
+    if not with_hum:
+        return noise(n, floor_dbfs, seed)
+    t = np.arange(n) / SR
+    wave = np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 150 * t)
+    wave = wave / np.sqrt(np.mean(wave**2)) * 32768 * 10 ** ((floor_dbfs - 3) / 20)
+    return mix(noise(n, floor_dbfs - 3, seed), np.round(wave).astype(np.int16))
+
+
 def mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Sum of two int16 signals of the same length, clipped."""
     return np.clip(a.astype(np.int32) + b, -32768, 32767).astype(np.int16)

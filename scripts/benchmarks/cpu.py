@@ -61,7 +61,13 @@ class DaemonCpu:
 
 
 def daemon_cpu(
-    url: str, workdir: Path, name: str, audio: Path, models: list[str], gate: float | None
+    url: str,
+    workdir: Path,
+    name: str,
+    audio: Path,
+    models: list[str],
+    gate: float | None,
+    wake: dict[str, object] | None = None,
 ) -> DaemonCpu:
     """Run ``voice-agent run`` over ``audio`` (not paced) and account its CPU."""
     seconds = read_wav(audio).size / 16000
@@ -69,7 +75,7 @@ def daemon_cpu(
         url,
         audio,
         workdir / f"{name}.out.wav",
-        wake={"models": models, "noise_gate_dbfs": gate},
+        wake={"models": models, "noise_gate_dbfs": gate, **(wake or {})},
     )
     daemon = DaemonProcess(workdir, name, config).start()
     code = daemon.wait(timeout=120 + seconds)
@@ -88,36 +94,46 @@ def cpu_rows(
     url: str,
     workdir: Path,
     talk: Path,
-    quiet: Path,
+    rooms: dict[str, Path],
     models: list[str],
     gate_dbfs: float,
     repeats: int = 1,
 ) -> list[Row]:
-    """Rows 1a, 1b (talk, gate on and off) and 2a (quiet room, gated).
+    """Rows 1a-1c (talk: openWakeWord gated and not, microWakeWord) and 2a (steady rooms).
 
-    With ``repeats`` > 1 every run is repeated, the references and the daemon
-    runs taking turns, and the lowest CPU of each is kept: other work on the
-    machine only ever adds CPU time (shared caches and cores), never removes it.
+    ``rooms`` maps a label ("-50 dBFS + hum") to its file. The gate is the default
+    one (adaptive, with ``gate_dbfs`` as its fixed floor). With ``repeats`` > 1
+    every run is repeated, the references and the daemon runs taking turns, and
+    the lowest CPU of each is kept: other work on the machine only ever adds CPU
+    time (shared caches and cores), never removes it.
     """
     talk_s = read_wav(talk).size / 16000
-    quiet_s = read_wav(quiet).size / 16000
-    runs = (
-        ("1a", f"Listening CPU, talk ({talk_s:.1f} s), gate on ({gate_dbfs:g} dBFS, default)",
-         talk, gate_dbfs, 1.15),
-        ("1b", f"Listening CPU, talk ({talk_s:.1f} s), gate off", talk, None, 1.15),
-        ("2a", f"Listening CPU, quiet room ({quiet_s:.0f} s of -65 dBFS hiss), gate on",
-         quiet, gate_dbfs, 0.3),
-    )
-    bare: dict[Path, list[float]] = {talk: [], quiet: []}
+    micro = {"engine": "micro"}
+    runs: list[tuple[str, str, Path, float | None, dict[str, object] | None, float]] = [
+        ("1a", f"Listening CPU, talk ({talk_s:.1f} s), openWakeWord, gate on (adaptive, default)",
+         talk, gate_dbfs, None, 0.6),
+        ("1b", f"Listening CPU, talk ({talk_s:.1f} s), openWakeWord, gate off",
+         talk, None, None, 1.15),
+        ("1c", f"Listening CPU, talk ({talk_s:.1f} s), microWakeWord (wake.engine: micro), "
+         "gate on", talk, gate_dbfs, micro, 0.15),
+    ]
+    for index, (label, path) in enumerate(rooms.items()):
+        seconds = read_wav(path).size / 16000
+        runs.append((f"2a{index + 1}", f"Listening CPU, steady room {label} ({seconds:.0f} s), "
+                     "openWakeWord, gate on (adaptive, default)", path, gate_dbfs, None, 0.15))
+    files = sorted({audio for _k, _l, audio, *_ in runs})
+    bare: dict[Path, list[float]] = {audio: [] for audio in files}
     daemon: dict[str, list[DaemonCpu]] = {key: [] for key, *_ in runs}
     for rep in range(repeats):
-        for audio in (talk, quiet):
+        for audio in files:
             bare[audio].append(bare_loop_cpu_per_s(audio, models))
-        for key, _label, audio, gate, _limit in runs:
-            daemon[key].append(daemon_cpu(url, workdir, f"cpu-{key}-{rep}", audio, models, gate))
+        for key, _label, audio, gate, wake, _limit in runs:
+            daemon[key].append(
+                daemon_cpu(url, workdir, f"cpu-{key}-{rep}", audio, models, gate, wake)
+            )
     rows = []
     note = f" (lowest of {repeats})" if repeats > 1 else ""
-    for key, label, audio, _gate, limit in runs:
+    for key, label, audio, _gate, _wake, limit in runs:
         run = min(daemon[key], key=lambda r: r.per_s)
         reference = min(bare[audio])
         ratio = run.per_s / reference
@@ -127,7 +143,7 @@ def cpu_rows(
                 label,
                 f"{_ms(run.per_s)} = {ratio:.2f}x{note} (with start-up: "
                 f"{_ms(run.per_s_with_startup)}; start-up {run.startup_s:.2f} s CPU)",
-                f"bare Model.predict loop {_ms(reference)}{note}",
+                f"bare openWakeWord Model.predict loop {_ms(reference)}{note}",
                 f"<= {limit:g}x bare loop",
                 ratio <= limit,
             )

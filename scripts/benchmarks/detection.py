@@ -38,48 +38,90 @@ def _signals(quick: bool, directory: Path) -> list[tuple[str, np.ndarray, set[st
         for voice in voices
         for wpm in speeds
     ]
-    return list(tw.gate_signals(clips))
+    import test_gate as tg  # the same words over -50/-45 dBFS hiss and over 50 Hz hum
+
+    return list(tw.gate_signals(clips)) + list(tg.gate_cases())
 
 
-def _feed(detector: WakeDetector, audio: np.ndarray) -> tuple[list[Detection], list[float]]:
-    """Detections, and the wall time of each frame that re-opened the gate."""
+SLOWER = 8  # the board the catch-up bound is stated for: this many times slower
+
+
+def _feed(
+    detector: WakeDetector, audio: np.ndarray
+) -> tuple[list[Detection], list[float], list[float], list[int]]:
+    """Detections, the CPU time of each frame that re-opened the gate, and of every frame.
+
+    CPU time of this thread (not wall time): it scales to another board, and other
+    work on a shared machine does not stretch it.
+    """
     detector.reset()
+    reopened_at: list[int] = []  # frame indices where sound returned
     found: list[Detection] = []
     reopen_s: list[float] = []
+    costs: list[float] = []
     was_skipped = False
     for start in range(0, audio.size - FRAME + 1, FRAME):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         found += detector.process(audio[start : start + FRAME], start)
-        took = time.perf_counter() - t0
+        took = time.thread_time() - t0
+        costs.append(took)
         if was_skipped and not detector.last_skipped:
             reopen_s.append(took)
+            reopened_at.append(len(costs) - 1)
         was_skipped = detector.last_skipped
-    return found, reopen_s
+    return found, reopen_s, costs, reopened_at
+
+
+def _finish_times(costs: list[float], slower: float) -> list[float]:
+    """When each frame's scores are ready on a board ``slower`` times slower, in real time.
+
+    Frame i arrives at (i + 1) * 80 ms; the detector takes its frames one after the
+    other, each costing ``slower`` times what it cost here.
+    """
+    done, ready = 0.0, []
+    for i, cost in enumerate(costs):
+        done = max(done, (i + 1) * FRAME / SR) + cost * slower
+        ready.append(done)
+    return ready
 
 
 def gate_rows(gate_dbfs: float, quick: bool, workdir: Path) -> list[Row]:
-    """Rows 2b (wake signals), 2c (talk clip) and 2d (catch-up cost)."""
+    """Rows 2b (wake signals), 2c (talk clip) and 2d (catch-up cost), adaptive gate."""
+    from agent.hearing.gate import SilenceGate
     from agent.hearing.wake import DEFAULT_MODELS, WakeDetector
 
     models = list(DEFAULT_MODELS)
     plain = WakeDetector(models, noise_gate_dbfs=None)
-    gated = WakeDetector(models, noise_gate_dbfs=gate_dbfs)
+    gated = WakeDetector(models, gate=SilenceGate("adaptive", gate_dbfs))
     wake_total = wake_same = lost = spurious = closed = expected_found = 0
     max_delay_ms = 0.0
     reopen: list[float] = []
+    held_ms: list[float] = []  # per detection, on the slower board: gated minus ungated
+    replay_frames: list[int] = []
+    after_reopen: list[int] = []  # frames from sound's return to each detection
     talk_plain = talk_gated = -1
     espeak_dir = workdir / "espeak"
     espeak_dir.mkdir(exist_ok=True)
-    for name, audio, expected in _signals(quick, espeak_dir):
-        reference, _ = _feed(plain, audio)
-        ours, replays = _feed(gated, audio)
+    for _name, audio, expected in _signals(quick, espeak_dir):
+        reference, _, plain_costs, _ = _feed(plain, audio)
+        ours, replays, gated_costs, reopened_at = _feed(gated, audio)
         reopen += replays
-        if name == "talk":
-            talk_plain, talk_gated = len(reference), len(ours)
+        if gated.catch_ups:
+            replay_frames.append(gated.catch_up_model_frames // gated.catch_ups)
+        ungated_ready = _finish_times(plain_costs, SLOWER)
+        gated_ready = _finish_times(gated_costs, SLOWER)
+        for d in ours:
+            index = d.position // FRAME - 1
+            held_ms.append(max(0.0, gated_ready[index] - ungated_ready[index]) * 1000)
+            before = [r for r in reopened_at if r <= index]
+            if before:
+                after_reopen.append(index - before[-1])
+        if not expected:  # the talk clip, clean or over hiss
+            talk_plain, talk_gated = max(talk_plain, len(reference)), max(talk_gated, len(ours))
             continue
         wake_total += 1
         closed += bool(replays)
-        expected_found += {d.model for d in reference} == expected
+        expected_found += expected <= {d.model for d in reference}
         wake_same += [(d.model, d.position) for d in ours] == [
             (d.model, d.position) for d in reference
         ]
@@ -94,11 +136,15 @@ def gate_rows(gate_dbfs: float, quick: bool, workdir: Path) -> list[Row]:
             1 for g in ours if not any(d.model == g.model for d in reference)
         )
     worst_replay_ms = max(reopen, default=0.0) * 1000
+    frame_ms = _frame_ms(plain)
+    worst_held = max(held_ms, default=0.0)
+    model_frames = max(replay_frames, default=0)
     return [
         Row(
             "2b",
             f"Silence gate: detections on {wake_total} wake signals (shared clips, espeak-ng "
-            "phrases; after silence and -70 dBFS hiss)",
+            "phrases; after silence, -70 dBFS hiss, and over -50/-45 dBFS hiss and 50 Hz hum; "
+            "adaptive gate)",
             f"{wake_same}/{wake_total} identical, {lost} lost, {spurious} extra, max delay "
             f"{max_delay_ms:.0f} ms audio; gate had closed before the word in {closed}",
             f"gate off: expected words found in {expected_found}/{wake_total}",
@@ -108,7 +154,7 @@ def gate_rows(gate_dbfs: float, quick: bool, workdir: Path) -> list[Row]:
         ),
         Row(
             "2c",
-            "Silence gate: talk clip (34.5 s, no wake word)",
+            "Silence gate: talk clip (34.5 s, no wake word; clean and over -50 dBFS hiss)",
             f"{talk_gated} detections",
             f"gate off: {talk_plain} detections",
             "same non-detections",
@@ -116,13 +162,17 @@ def gate_rows(gate_dbfs: float, quick: bool, workdir: Path) -> list[Row]:
         ),
         Row(
             "2d",
-            f"Silence gate: catch-up when sound returns (replay of {gated.window_seconds:.2f} s, "
-            f"{len(reopen)} re-openings)",
-            f"max {worst_replay_ms:.1f} ms wall for the re-opening frame",
-            "an ordinary frame: "
-            f"{_frame_ms(plain):.1f} ms",
-            "<= 100 ms (the most a detection is held back)",
-            worst_replay_ms <= 100,
+            f"Silence gate: catch-up when sound returns ({len(reopen)} re-openings; "
+            f"replay of {gated.window_frames - 1} frames: {model_frames} model frames = "
+            f"{gated.window_frames - 1} melspectrogram + embeddings of the classifier's window)",
+            f"max {worst_replay_ms:.1f} ms CPU here for the re-opening frame "
+            f"(x{SLOWER}: {worst_replay_ms * SLOWER:.0f} ms); detections held back on a board "
+            f"{SLOWER}x slower (simulated from these frame costs): max {worst_held:.0f} ms "
+            f"(n={len(held_ms)}; the earliest detection came {min(after_reopen, default=0)} "
+            "frames after sound returned)",
+            f"an ordinary frame: {frame_ms:.1f} ms (x{SLOWER}: {frame_ms * SLOWER:.0f} ms)",
+            f"<= 100 ms held back on a board {SLOWER}x slower",
+            worst_held <= 100,
         ),
     ]
 
@@ -130,12 +180,12 @@ def gate_rows(gate_dbfs: float, quick: bool, workdir: Path) -> list[Row]:
 def _frame_ms(detector: WakeDetector) -> float:
     audio = read_wav(SHARED_AUDIO / "negative_office_talk_34s.wav")[: 10 * SR]
     detector.reset()
-    t0 = time.perf_counter()
+    t0 = time.thread_time()
     frames = 0
     for start in range(0, audio.size - FRAME + 1, FRAME):
         detector.process(audio[start : start + FRAME], start)
         frames += 1
-    return (time.perf_counter() - t0) / frames * 1000
+    return (time.thread_time() - t0) / frames * 1000
 
 
 def score_match_row(quick: bool = False) -> Row:

@@ -30,7 +30,7 @@ def machine() -> str:
     except (OSError, ValueError, IndexError):
         mem_gb = float("nan")
     versions = []
-    for name in ("numpy", "onnxruntime", "openwakeword"):
+    for name in ("numpy", "onnxruntime", "openwakeword", "pymicro-wakeword"):
         try:
             from importlib.metadata import version
 

@@ -60,7 +60,9 @@ def test_shared_wake_clips(clip: str, model: str, earliest: float, latest: float
     seconds, _, score = found[0]
     assert earliest <= seconds <= latest  # during or just after the word (file time)
     assert score >= 0.5
-    summary = result.stdout.splitlines()[-1]
+    summary = next(
+        line for line in result.stdout.splitlines() if " in " in line and line.split()[0].isdigit()
+    )
     assert summary.startswith("1 detection in ")
     assert "alexa, hey_jarvis, hey_mycroft, hey_rhasspy" in summary  # the default models
 
@@ -108,3 +110,36 @@ def test_unusable_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0]
+
+
+def test_reports_the_tracked_floor_and_runs_microwakeword(tmp_path: Path) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    # 20 s of a -50 dBFS room, "alexa" in it: the fixed -55 dBFS gate never closes there,
+    # the adaptive one does, and the detection is the same.
+    rng = np.random.default_rng(1)
+    room = np.round(rng.standard_normal(16000 * 20) * 32768 * 10 ** (-50 / 20))
+    word, _ = sf.read(str(SHARED_AUDIO / "wake_alexa.wav"), dtype="int16")
+    room[16000 * 12 : 16000 * 12 + word.size] += word
+    path = tmp_path / "room.wav"
+    sf.write(str(path), np.clip(room, -32768, 32767).astype(np.int16), 16000, subtype="PCM_16")
+    runs = {
+        name: detect(str(path), "--model", "alexa", *extra)
+        for name, extra in (
+            ("adaptive", []),
+            ("fixed", ["--gate", "fixed"]),
+            ("micro", ["--engine", "micro"]),
+        )
+    }
+    for result in runs.values():
+        assert result.returncode == 0, result.stderr
+    assert detections(runs["adaptive"].stdout) == detections(runs["fixed"].stdout)
+    assert [m for _, m, _ in detections(runs["micro"].stdout)] == ["alexa"]
+    floor = re.search(r"noise floor: (-\d+\.\d) to (-\d+\.\d) dBFS", runs["adaptive"].stdout)
+    # (-3 dB at the two frames half in the 1 s pads of digital silence)
+    assert floor and -54 <= float(floor[1]) <= float(floor[2]) <= -48, runs["adaptive"].stdout
+    skipped = re.search(r"gate skipped (\d+) of (\d+) frames", runs["adaptive"].stdout)
+    assert skipped and int(skipped[1]) > 0.7 * int(skipped[2])
+    assert "gate skipped 0 of" in runs["fixed"].stdout
+    assert "thresholds alexa 0.9" in runs["micro"].stdout  # the model's own cutoff

@@ -107,6 +107,8 @@ def test_defaults_equal_config_md(tmp_path: Path) -> None:
     s = defaults()
     assert s.wake.speaking_threshold == 0.9
     assert s.wake.noise_gate_dbfs == -55.0
+    assert s.wake.noise_gate == "adaptive" and s.wake.noise_gate_margin_db == 6.0
+    assert s.wake.engine == "openwakeword" and s.wake.engine_for("hey_jarvis") == "openwakeword"
     assert s.listen.vad_threshold == 0.5
     assert s.gpio.long_press_s == 2.0
     assert s.audio.output.volume == 1.0
@@ -274,6 +276,26 @@ TYPE_RANGE_CASES = [
     (
         {"wake": {"noise_gate_dbfs": 3}},
         "wake.noise_gate_dbfs: expected a level in dBFS between -120 and 0 or null, got 3",
+    ),
+    (
+        {"wake": {"noise_gate": "auto"}},
+        "wake.noise_gate: expected one of adaptive, fixed, got 'auto'",
+    ),
+    (
+        {"wake": {"noise_gate_margin_db": 0}},
+        "wake.noise_gate_margin_db: expected a number of dB between 0.5 and 30, got 0",
+    ),
+    (
+        {"wake": {"engine": "tflite"}},
+        "wake.engine: expected one of openwakeword, micro or a map by model, got 'tflite'",
+    ),
+    (
+        {"wake": {"engine": {"alexa": "micro"}}},
+        "wake.engine.alexa: expected one of wake.models (hey_jarvis), got 'alexa'",
+    ),
+    (
+        {"wake": {"models": ["alexa"], "engine": {"alexa": "onnx"}}},
+        "wake.engine.alexa: expected one of openwakeword, micro, got 'onnx'",
     ),
     (
         {"log": {"level": "verbose"}},
@@ -459,7 +481,8 @@ def test_options_must_be_json_data(tmp_path: Path) -> None:
         (
             {"wake": {"xyz": 1}},
             "wake.xyz: unknown key; known keys here: models, threshold, refractory_s, "
-            "preroll_ms, speaking_threshold, noise_gate_dbfs",
+            "preroll_ms, speaking_threshold, noise_gate_dbfs, noise_gate, noise_gate_margin_db, "
+            "engine",
         ),
         (
             {"location": {"latitude": 1, "longitude": 2, "altitude": 3}},
@@ -550,9 +573,20 @@ def test_unreadable_file(tmp_path: Path) -> None:
             "try:\n    load_config(sys.argv[1])\nexcept ConfigError as e:\n    print(e)"
         )
         done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             sys.executable, "-c", code, str(target)],
-            capture_output=True, text=True, timeout=60, cwd=REPO,
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                sys.executable,
+                "-c",
+                code,
+                str(target),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
             env=dict(os.environ, PYTHONPATH=str(REPO)),
         )
         assert done.stdout.strip() == f"{target}: cannot read the configuration: permission denied"
@@ -751,22 +785,22 @@ def test_audio_input_errors(tmp_path: Path) -> None:
 
 def test_wake_model_errors(tmp_path: Path) -> None:
     (tmp_path / "a.onnx").write_bytes(b"\0")
-    builtin = "alexa, hey_jarvis, hey_mycroft, hey_rhasspy, timer, weather"
+    builtin = "alexa, hey_jarvis, hey_mycroft, hey_rhasspy, timer, weather, okay_nabu"
     cases: list[tuple[dict[str, Any], str]] = [
         (
             {"models": []},
-            f"wake.models: expected a list of wake word models ({builtin} or .onnx/.tflite paths), "
-            "got an empty list",
+            f"wake.models: expected a list of wake word models ({builtin} "
+            "or .onnx/.tflite/.json paths), got an empty list",
         ),
         (
             {"models": ["hey_jarvs"]},
-            f"wake.models[0]: expected a built-in model ({builtin}) or a path to a .onnx or "
-            ".tflite file, got 'hey_jarvs'; did you mean hey_jarvis?",
+            f"wake.models[0]: expected a built-in model ({builtin}) or a path to a .onnx, "
+            ".tflite or .json file, got 'hey_jarvs'; did you mean hey_jarvis?",
         ),
         (
             {"models": ["alexa", "model.bin"]},
-            f"wake.models[1]: expected a built-in model ({builtin}) or a path to a .onnx or "
-            ".tflite file, got 'model.bin'",
+            f"wake.models[1]: expected a built-in model ({builtin}) or a path to a .onnx, "
+            ".tflite or .json file, got 'model.bin'",
         ),
         (
             {"models": ["nope.onnx"]},
@@ -783,7 +817,7 @@ def test_wake_model_errors(tmp_path: Path) -> None:
         (
             {"models": {"alexa": 1}},
             f"wake.models: expected a list of wake word models ({builtin} "
-            "or .onnx/.tflite paths), got a mapping",
+            "or .onnx/.tflite/.json paths), got a mapping",
         ),
     ]
     for wake, expected in cases:
@@ -993,3 +1027,23 @@ def test_any_text_gives_settings_or_one_config_error(text: str) -> None:
             load_config(path)
         except ConfigError as err:
             assert "\n" not in str(err)
+
+
+def test_engine_keys_and_microwakeword_models(tmp_path: Path) -> None:
+    (tmp_path / "my_word.json").write_text("{}")
+    path = write_config(
+        tmp_path,
+        {
+            "wake": {
+                "models": ["okay_nabu", "alexa", "my_word.json"],
+                "engine": {"alexa": "micro"},
+                "noise_gate": "fixed",
+                "noise_gate_margin_db": 4,
+            }
+        },
+    )
+    wake = load_config(path).wake
+    assert wake.models == ("okay_nabu", "alexa", str(tmp_path / "my_word.json"))
+    assert wake.engine_for("alexa") == "micro" and wake.engine_for("okay_nabu") == "openwakeword"
+    assert wake.names == ("okay_nabu", "alexa", "my_word")
+    assert wake.noise_gate == "fixed" and wake.noise_gate_margin_db == 4.0

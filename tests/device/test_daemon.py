@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from daemon_harness import running, settings_for
 from scripted_gateway import Reply, ScriptedGateway
-from speech import compose, read_wav, tone
+from speech import compose, read_wav, spoken_extent, tone
 
 WAKE = "hey jarvis"
 
@@ -91,6 +91,11 @@ def test_wake_reply_followup_then_idle(tmp_path: Path, dialog, form: str) -> Non
         assert off1 < starts[2]
         assert off2 < starts[5] and off2 >= starts[4]
         assert off1 + len(t1.samples) <= off2
+        # End of speech on time (benchmark 4b): the stream stops where the VAD ended the
+        # utterance, at most silence_ms (700) + 100 ms of audio after the last word.
+        for off, t, (begin, stop) in ((off1, t1, starts[3:5]), (off2, t2, starts[5:7])):
+            last = begin + spoken_extent(source[begin:stop])[1]
+            assert 0 < off + len(t.samples) - last <= (700 + 100) * 16
         assert t1.options is None
         if form == "object-prompt":
             assert t2.options == {"stt": {"language": "en-GB"}}

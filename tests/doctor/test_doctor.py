@@ -333,6 +333,10 @@ def test_everything_ok(alsa_home: AlsaHome, gateway: Gateway, tmp_path: Path) ->
     meter = [x for x in r.stdout.splitlines() if re.match(r"^\s+microphone\s+\[[#-]{30}\]", x)]
     assert [x.split()[-2] for x in meter] == ["1.0", "2.0", "3.0"]
 
+    # The recording's first 3 s: mostly its quiet room (-64 dBFS), so the gate closes.
+    assert r.status("silence gate") == "OK", r.stdout
+    assert re.match(r"room's noise floor -6\d\.\d dBFS; adaptive gate", r.detail("silence gate"))
+    assert "it will close in this room" in r.detail("silence gate")
     assert r.status("speaker") == "OK"
     assert "played the done sound (0.15 s) on device 'default'" in r.detail("speaker")
     assert r.status("wake hey_jarvis") == "OK"
@@ -583,3 +587,34 @@ def test_report_meter_on_a_terminal() -> None:
     # One line redrawn in place, erased before the result is printed.
     assert text.startswith("\r") and "[" + "#" * 27 + "---]" in text
     assert text.endswith("\r\x1b[KOK    microphone         fine\n")
+
+
+def test_gate_check_reports_the_room_floor() -> None:
+    from agent.config.settings import WakeSettings
+    from agent.doctor.system import check_gate
+
+    rng = np.random.default_rng(2)
+    room = np.round(rng.standard_normal(16000 * 3) * 32768 * 10 ** (-50 / 20)).astype(np.int16)
+    adaptive = check_gate(WakeSettings(), room)
+    assert adaptive.ok is True
+    assert re.search(r"room's noise floor -5[01]\.\d dBFS", adaptive.detail), adaptive.detail
+    assert "it will close in this room" in adaptive.detail
+    fixed = check_gate(WakeSettings(noise_gate="fixed"), room)  # -55 dBFS: below this room
+    assert fixed.ok is None and "will not close" in fixed.detail
+    assert fixed.fix is not None and "wake.noise_gate: adaptive" in fixed.fix
+    off = check_gate(WakeSettings(noise_gate_dbfs=None), room)
+    assert off.ok is True and off.detail.startswith("off")
+
+
+def test_wake_check_loads_microwakeword_models() -> None:
+    from agent.config.settings import WakeSettings
+    from agent.doctor.system import check_wake_models
+
+    checks = check_wake_models(
+        WakeSettings(models=("okay_nabu", "alexa", "hey_jarvis"), engine={"alexa": "micro"})
+    )
+    details = {c.name: (c.ok, c.detail) for c in checks}
+    assert details["wake okay_nabu"] == (True, "microWakeWord okay_nabu.json, threshold 0.85")
+    assert details["wake alexa"] == (True, "microWakeWord alexa.json, threshold 0.9")
+    assert details["wake hey_jarvis"][1].startswith("loaded hey_jarvis_v0.1.onnx")
+    assert all(c.ok for c in checks) and len(checks) == 3  # the whole detector loaded too

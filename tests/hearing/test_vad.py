@@ -190,3 +190,37 @@ def test_silero_signature_is_checked(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="not a Silero v4 VAD model"):
         SileroVad(resolve_model("alexa").path)
+
+
+class _Scripted:
+    """A stand-in for Silero with set probabilities per chunk: the rule under test is the
+    endpointer's arithmetic on them, which a real model cannot be steered to show."""
+
+    def __init__(self, probabilities: list[float]) -> None:
+        self.probabilities = probabilities
+        self.index = 0
+
+    def reset(self) -> None:
+        self.index = 0
+
+    def __call__(self, chunk: np.ndarray) -> float:
+        value = self.probabilities[min(self.index, len(self.probabilities) - 1)]
+        self.index += 1
+        return value
+
+
+def test_silence_counts_from_the_last_chunk_at_the_start_threshold() -> None:
+    # 10 speech chunks, then 5 chunks lingering above the hysteresis floor (0.35..0.5),
+    # then silence: the end is silence_ms after chunk 10, not after the lingering tail.
+    vad = _Scripted([0.9] * 10 + [0.4] * 5 + [0.0] * 100)
+    detector = EndOfSpeech(320, no_speech_timeout_s=5, max_utterance_s=10, vad=vad)
+    detector.start(0)
+    ended = None
+    audio = np.zeros(CHUNK_SAMPLES * 115, dtype=np.int16)
+    for start in range(0, audio.size, 1280):
+        event = detector.process(audio[start : start + 1280], start)
+        if event is not None and event.kind == "ended":
+            ended = event
+            break
+    assert ended is not None and ended.reason == "vad"
+    assert ended.position == 10 * CHUNK_SAMPLES + 320 * MS

@@ -28,6 +28,7 @@ STEPS = [
     "detect_alexa",
     "detect_mycroft",
     "detect_negative",
+    "detect_micro",
     "turn",
     "engines",
     "unit",
