@@ -1,12 +1,14 @@
-"""The capture front end: echo cancellation, noise suppression and auto gain.
+"""The capture front end: echo cancellation, then noise suppression and auto gain.
 
 :class:`CaptureProcessor` sits in the capture thread between the source and
 everything that listens (the pre-roll ring, the wake word and its silence
 gate, the VAD, the streamed audio). Each :class:`~agent.audio.frames.Frame` is
 cut into 10 ms chunks; for each chunk it looks up, on the
 :class:`~agent.audio.reference.ReferenceTimeline`, what the speaker was playing
-at the moment the chunk was captured, feeds that to WebRTC's AEC3 as the
-far-end reference, and replaces the chunk with the cleaned audio. Positions and
+at the moment the chunk was captured, feeds that to the echo canceller
+(:mod:`agent.hearing.speex`) as the far-end reference, passes the result through
+WebRTC's noise suppression and gain control when they are on
+(:mod:`agent.hearing.apm`), and replaces the chunk with the cleaned audio. Positions and
 lengths are unchanged, so the ring and the pre-roll work as before.
 
 Capture time. A frame's position is audio time; the reference is stamped with
@@ -18,10 +20,15 @@ and is moved only when every read of the last few seconds was later than it
 moves, consecutive chunks map to consecutive reference samples: the delay the
 canceller sees stays constant.
 
-Idle bypass. With only echo cancellation on, chunks captured while nothing has
-played for ``tail_s`` pass through unchanged and WebRTC is not called: an idle
-device costs nothing, and what it hears is bit-exact. With noise suppression or
-auto gain on, every chunk is processed.
+Delay. The :class:`~agent.hearing.echo_delay.DelayEstimator` measures how
+late the echo comes back (the room, plus the sink's buffer); the reference is
+then read that much earlier, less a 10 ms margin, so the canceller's filter
+spends its length on the room's reverberation, not on the delay. A change of
+the estimate by more than 10 ms moves the reference and restarts the filter.
+
+Idle bypass. Chunks captured while nothing has played for ``tail_s`` skip the
+canceller: an idle device costs nothing, and what it hears is bit-exact. Noise
+suppression and auto gain, when on, process every chunk.
 """
 
 from __future__ import annotations
@@ -41,55 +48,62 @@ log = logging.getLogger(__name__)
 
 DRIFT_WINDOW_S = 5.0  # how long every read must have been late before the anchor moves
 DRIFT_SLACK_S = 0.03  # ... and by at least this much
+MARGIN_MS = 10.0  # the reference is moved to lead the echo by this much
+MOVE_MS = 10.0  # a delay estimate this far from the current one moves the reference
 
 
-class Apm(Protocol):
+class Canceller(Protocol):
+    """What the processor needs of :class:`~agent.hearing.speex.SpeexEchoCanceller`."""
+
+    def cancel(self, near: np.ndarray, far: np.ndarray) -> np.ndarray: ...
+
+    def reset(self) -> None: ...
+
+
+class Cleaner(Protocol):
     """What the processor needs of :class:`~agent.hearing.apm.WebRtcApm`."""
-
-    echo_cancel: bool
-
-    def reverse(self, far: np.ndarray) -> None: ...
-
-    def set_delay_ms(self, delay_ms: int) -> None: ...
 
     def process(self, near: np.ndarray) -> np.ndarray: ...
 
 
 class CaptureProcessor:
-    """Cleans captured frames with WebRTC; see the module docstring.
+    """Cleans captured frames; see the module docstring.
 
     Args:
-        apm: the processing module (its ``echo_cancel`` says whether a
-            reference is used).
-        timeline: what the speaker played (required for echo cancellation).
+        canceller: the echo canceller, or None (no echo cancellation).
+        cleaner: noise suppression and/or auto gain, or None.
+        timeline: what the speaker played (required with a canceller).
         tail_s: how long after the last played sample the canceller keeps
             running (the room's reverberation and the sink's buffer).
-        always_on: process every chunk (noise suppression or auto gain on);
-            False allows the idle bypass.
     """
 
     def __init__(
         self,
-        apm: Apm,
+        canceller: Canceller | None,
+        cleaner: Cleaner | None,
         timeline: ReferenceTimeline | None,
         *,
         tail_s: float = 1.0,
-        always_on: bool = False,
         delay: DelayEstimator | None = None,
     ) -> None:
-        if apm.echo_cancel and timeline is None:
+        if canceller is not None and timeline is None:
             raise ValueError("echo cancellation needs a reference timeline")
-        self.apm = apm
+        self.canceller = canceller
+        self.cleaner = cleaner
         self.timeline = timeline
         self.tail_s = tail_s
-        self.always_on = always_on or not apm.echo_cancel
         self.delay = delay if delay is not None else DelayEstimator()
+        self.shift = 0
+        """Samples by which the reference is read earlier (the estimated delay less a margin)."""
         self._anchor: tuple[int, float] | None = None  # (position, clock of that sample)
         self._lateness: deque[tuple[int, float]] = deque()  # (position, read lateness)
         self.chunks_processed = 0
         self.chunks_bypassed = 0
-        if apm.echo_cancel:
-            apm.set_delay_ms(0)  # WebRTC wants a delay before the first chunk
+
+    @property
+    def echo_cancel(self) -> bool:
+        """Whether echo cancellation runs."""
+        return self.canceller is not None
 
     # -- capture clock ------------------------------------------------------
 
@@ -140,20 +154,27 @@ class CaptureProcessor:
         return Frame(out, frame.position, frame.gap)
 
     def _chunk(self, chunk: np.ndarray, position: int) -> np.ndarray:
-        if not self.apm.echo_cancel:
-            self.chunks_processed += 1
-            return self.apm.process(chunk)
+        if self.canceller is not None:
+            chunk = self._cancel(self.canceller, chunk, position)
+        if self.cleaner is not None:
+            chunk = self.cleaner.process(chunk)
+        return chunk
+
+    def _cancel(self, canceller: Canceller, chunk: np.ndarray, position: int) -> np.ndarray:
         assert self.timeline is not None
         when = self.capture_time(position)
-        playing = self.timeline.active(when)
-        if not self.always_on and not self.timeline.active(when - self.tail_s):
+        if not self.timeline.active(when - self.tail_s):
             self.chunks_bypassed += 1
             return chunk
-        far = self.timeline.read(when, CHUNK)
-        found = self.delay.push(far, chunk, playing)
+        now = self.timeline.read(when, CHUNK)  # what played at this very moment
+        found = self.delay.push(now, chunk, self.timeline.active(when))
         if found is not None:
-            log.debug("echo: delay %.0f ms, level %.1f dB", found.delay_ms, found.level_db)
-            self.apm.set_delay_ms(int(round(found.delay_ms)))
-        self.apm.reverse(far)
+            shift = max(0, int(round((found.delay_ms - MARGIN_MS) * SAMPLE_RATE / 1000)))
+            if abs(shift - self.shift) > MOVE_MS * SAMPLE_RATE / 1000:
+                log.debug("echo: delay %.0f ms, level %.1f dB: reference moved",
+                          found.delay_ms, found.level_db)
+                self.shift = shift
+                canceller.reset()
+        far = self.timeline.read(when - self.shift / SAMPLE_RATE, CHUNK) if self.shift else now
         self.chunks_processed += 1
-        return self.apm.process(chunk)
+        return canceller.cancel(chunk, far)

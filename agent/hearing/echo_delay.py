@@ -57,7 +57,8 @@ def estimate_delay(
 
 
 class DelayEstimator:
-    """Re-estimates the echo delay every ``every_s`` seconds of audio with the speaker on.
+    """Estimates the echo delay every ``every_s`` seconds of audio with the speaker on
+    until one estimate is clear, then every ``then_every_s`` (the room rarely changes).
 
     :meth:`push` takes the reference and the raw microphone audio of the same
     moment (same length, any chunking). An estimate replaces the previous one
@@ -68,6 +69,7 @@ class DelayEstimator:
         self,
         window_s: float = 2.0,
         every_s: float = 2.0,
+        then_every_s: float = 10.0,
         max_delay_ms: float = 500.0,
         min_confidence: float = 8.0,
     ) -> None:
@@ -79,6 +81,7 @@ class DelayEstimator:
         self._kept = 0
         self._keep = keep
         self._every = int(every_s * SAMPLE_RATE)
+        self._then_every = int(then_every_s * SAMPLE_RATE)  # once an estimate stands
         self._active = 0  # samples with the reference playing since the last estimate
         self.estimate: DelayEstimate | None = None
         """The last clear estimate, or None."""
@@ -102,4 +105,5 @@ class DelayEstimator:
         if found is None or found.confidence < self.min_confidence:
             return None
         self.estimate = found
+        self._every = self._then_every
         return found

@@ -19,6 +19,7 @@ from agent.audio.reference import ReferenceTap, ReferenceTimeline
 from agent.audio.sinks import Sink
 from agent.hearing.apm import ApmUnavailable, WebRtcApm
 from agent.hearing.echo import CaptureProcessor
+from agent.hearing.speex import SpeexEchoCanceller
 
 log = logging.getLogger(__name__)
 
@@ -49,34 +50,42 @@ class FrontEnd:
     @property
     def echo_cancel(self) -> bool:
         """Whether echo cancellation runs (else the raised speaking threshold guards)."""
-        return self.processor is not None and self.processor.apm.echo_cancel
+        return self.processor is not None and self.processor.echo_cancel
 
 
 def build_front_end(settings: ProcessingSettings, sink: Sink) -> FrontEnd:
     """The front end ``settings`` ask for, around ``sink``.
 
     Raises :class:`ApmUnavailable` (naming the key) when a stage was asked for
-    explicitly and WebRTC's module cannot be loaded; with ``echo_cancel: auto``
-    and nothing else on, it logs a warning and falls back to the bypass.
+    explicitly and its library cannot be loaded; with ``echo_cancel: auto`` a
+    missing libspeexdsp logs a warning and leaves echo cancellation off.
     """
     aec = settings.echo_cancel_on
     ns, agc = settings.noise_suppression, settings.auto_gain
     if not (aec or ns or agc):
         return FrontEnd(None, sink)
-    try:
-        apm = WebRtcApm(echo_cancel=aec, noise_suppression=ns, auto_gain=agc)
-    except ApmUnavailable as exc:
-        if settings.echo_cancel == "auto" and not (ns or agc):
+    canceller = None
+    if aec:
+        try:
+            canceller = SpeexEchoCanceller()
+        except ApmUnavailable as exc:
+            if settings.echo_cancel != "auto":
+                raise ApmUnavailable(f"audio.echo_cancel: {exc}") from exc
             log.warning("echo cancellation off: %s; the raised wake threshold guards", exc)
-            return FrontEnd(None, sink)
-        key = "audio.echo_cancel" if aec else (
-            "audio.noise_suppression" if ns else "audio.auto_gain")
-        raise ApmUnavailable(f"{key}: {exc}") from exc
-    timeline = ReferenceTimeline() if aec else None
+    cleaner = None
+    if ns or agc:
+        try:
+            cleaner = WebRtcApm(noise_suppression=ns, auto_gain=agc)
+        except ApmUnavailable as exc:
+            key = "audio.noise_suppression" if ns else "audio.auto_gain"
+            raise ApmUnavailable(f"{key}: {exc}") from exc
+    if canceller is None and cleaner is None:
+        return FrontEnd(None, sink)
+    timeline = ReferenceTimeline() if canceller is not None else None
     tapped: Sink = ReferenceTap(sink, timeline) if timeline is not None else sink
-    processor = CaptureProcessor(apm, timeline, always_on=ns or agc)
+    processor = CaptureProcessor(canceller, cleaner, timeline)
     log.info(
         "capture processing: echo cancel %s, noise suppression %s, auto gain %s",
-        "on" if aec else "off", "on" if ns else "off", "on" if agc else "off",
+        "on" if canceller else "off", "on" if ns else "off", "on" if agc else "off",
     )
     return FrontEnd(processor, tapped)
