@@ -143,10 +143,13 @@ def analyse(session: RoomSession, o: Any, engine: Any) -> dict[str, Any]:
     """Echo left in the barge-in utterance as streamed, and its transcript vs the clean one."""
     room, sent = session.room, o.streamed
     # The turn's end was captured after the echo died out: bypassed, so exact.
-    tail = exact_offset(room.mic, sent[-RATE // 4 :])
+    # Search only around the barge-in (the room's recording is long).
+    lo = max(0, o.barge_at - 2 * RATE)
+    hi = min(room.capacity, o.barge_at + len(sent) + 10 * RATE)
+    tail = exact_offset(room.mic[lo:hi], sent[-RATE // 4 :])
     if tail is None:
         return {"located": False}
-    start = tail + RATE // 4 - len(sent)
+    start = lo + tail + RATE // 4 - len(sent)
     clean = room.mic[start : start + len(sent)].astype(np.float64) - room.echo[
         start : start + len(sent)
     ]

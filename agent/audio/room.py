@@ -132,12 +132,17 @@ class SimulatedRoom:
         self.sink = _RoomSink(self)
 
     def set_acoustics(self, acoustics: Acoustics) -> None:
-        """Change the room (as if the device were moved) from now on."""
-        self.acoustics = acoustics
-        self._ir = impulse_response(acoustics)
-        span = len(self._ir) - 1 + self.frame_samples
-        self._n_fft = 1 << int(math.ceil(math.log2(span + len(self._ir))))
-        self._ir_fft = np.fft.rfft(self._ir, self._n_fft)
+        """Change the room (as if the device were moved) from now on. Any thread."""
+        ir = impulse_response(acoustics)
+        span = len(ir) - 1 + self.frame_samples
+        n_fft = 1 << int(math.ceil(math.log2(span + len(ir))))
+        # One assignment, so the capture thread never sees half of a change.
+        self._path = (acoustics, len(ir), n_fft, np.fft.rfft(ir, n_fft))
+
+    @property
+    def acoustics(self) -> Acoustics:
+        """The room as it is now."""
+        return self._path[0]
 
     # -- room time ----------------------------------------------------------
 
@@ -216,13 +221,14 @@ class SimulatedRoom:
         return Frame(frame, a)
 
     def _echo(self, a: int, b: int) -> np.ndarray:
-        span = len(self._ir) - 1
+        acoustics, taps, n_fft, ir_fft = self._path
+        span = taps - 1
         lo = a - span
         seg = self.emitted[max(0, lo) : b]
         if lo < 0:
             seg = np.concatenate((np.zeros(-lo, np.float32), seg))
-        y = np.fft.irfft(np.fft.rfft(seg, self._n_fft) * self._ir_fft, self._n_fft)
-        return (y[span : span + (b - a)] * self.acoustics.echo_gain).astype(np.float32)
+        y = np.fft.irfft(np.fft.rfft(seg, n_fft) * ir_fft, n_fft)
+        return (y[span : span + (b - a)] * acoustics.echo_gain).astype(np.float32)
 
     def _noise(self, n: int) -> np.ndarray:
         level = self.acoustics.noise_dbfs
