@@ -171,3 +171,18 @@ def test_bad_values_name_the_key(tmp_path: Path, audio: dict[str, object], key: 
         load_config(write(tmp_path, audio))
     assert info.value.exit_code == 78
     assert f": {key}: expected" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_noise_suppression_and_auto_gain_run_on_the_same_path() -> None:
+    from agent.hearing.apm import WebRtcApm  # livekit: in the test extra
+
+
+    rng = np.random.default_rng(5)
+    noise = (rng.standard_normal(6 * RATE) * 300).astype(np.int16)  # steady hiss
+    ns = CaptureProcessor(None, WebRtcApm(noise_suppression=True, auto_gain=False), None)
+    out = run(ns, noise)
+    assert db(noise[3 * RATE :]) - db(out[3 * RATE :]) >= 6.0  # the hiss is suppressed
+    quiet = (speechlike(6.0, seed=9) // 30).astype(np.int16)  # about -50 dBFS
+    agc = CaptureProcessor(None, WebRtcApm(noise_suppression=False, auto_gain=True), None)
+    louder = run(agc, quiet)
+    assert db(louder[3 * RATE :]) - db(quiet[3 * RATE :]) >= 3.0  # brought up
