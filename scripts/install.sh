@@ -7,7 +7,7 @@
 # What it does, each step only when needed (a second run changes nothing
 # the user owns; run it again after `git pull` to update):
 #   - Debian packages: python3-venv python3-dev gcc portaudio19-dev espeak-ng
-#     libsndfile1 alsa-utils (skipped under --root unless --with-apt)
+#     libsndfile1 libspeexdsp1 (echo cancellation) alsa-utils (skipped under --root unless --with-apt)
 #   - the system user voice-agent (no login, groups audio and gpio)
 #   - a virtual environment at /opt/voice-agent with this checkout installed
 #   - /etc/voice-agent/config.yaml from config/agent.yaml, only if there is
@@ -34,7 +34,7 @@ WITH_APT=0
 WITH_GATEWAY=0
 PYTHON=python3
 USER_NAME=voice-agent
-DEBS=(python3-venv python3-dev gcc portaudio19-dev espeak-ng libsndfile1 alsa-utils)
+DEBS=(python3-venv python3-dev gcc portaudio19-dev espeak-ng libsndfile1 libspeexdsp1 alsa-utils)
 
 say() { printf 'install: %s\n' "$*"; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }

@@ -43,13 +43,14 @@ step() {
 
 # Debian packages: PortAudio headers for PyAudio (no Linux wheel), a compiler
 # and Python headers for it, espeak-ng for speech, sox for test audio,
-# libsndfile for decoding WAV/Ogg replies, alsa-utils for arecord/aplay.
+# libsndfile for decoding WAV/Ogg replies, libspeexdsp for echo cancellation,
+# alsa-utils for arecord/aplay.
 # For the tests: shellcheck (the shell scripts), systemd (systemd-analyze
 # checks the units; nothing is started) and mosquitto with its clients (the
 # MQTT hook example of docs/hooks.md runs against a broker the test starts
 # on 127.0.0.1; on a machine run by systemd, the package's own broker
 # service listens on localhost only).
-debs=(python3-venv python3-dev gcc portaudio19-dev espeak-ng sox libsndfile1 alsa-utils)
+debs=(python3-venv python3-dev gcc portaudio19-dev espeak-ng sox libsndfile1 libspeexdsp1 alsa-utils)
 if ((test_mode)); then
     debs+=(shellcheck systemd mosquitto mosquitto-clients)
 fi

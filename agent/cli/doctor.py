@@ -1,4 +1,4 @@
-"""``voice-agent doctor [--config PATH] [--seconds 3]``: is this device ready to talk?
+"""``voice-agent doctor [--config PATH] [--seconds 3] [--echo]``: is this device ready to talk?
 
 Checks in turn, one line each (OK / WARN / FAIL, and under a WARN or FAIL
 what to do about it):
@@ -7,7 +7,9 @@ what to do about it):
 2. the microphone: ``--seconds`` of audio from ``audio.input`` with a level
    meter, warning on silence or clipping; from the same audio, the room's noise
    floor and whether the silence gate will close;
-3. the speaker: the built-in done sound through ``audio.output``;
+3. the speaker: the built-in done sound through ``audio.output``; with
+   ``--echo``, a chirp and noise played while the microphone listens: the echo
+   delay and level, and whether echo cancellation converges;
 4. each wake model and its threshold, then the whole detector;
 5. the gateway: DNS, TCP, TLS, credentials, WebSocket handshake, ping/pong;
 6. GPIO: the configured button and LED (a FAIL only when pins are configured);
@@ -26,7 +28,7 @@ import logging
 import math
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from agent.cli.main import DEFAULT_CONFIG
 from agent.doctor.report import Check, fmt_db
@@ -49,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also show the daemon's log lines"
+    )
+    parser.add_argument(
+        "--echo",
+        action="store_true",
+        help="play a chirp and noise on the speaker and measure the echo at the microphone "
+        "(delay, level, whether echo cancellation converges); needs both in one room",
     )
 
 
@@ -161,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
 
         report.show(system.check_gate(settings.wake, np.concatenate(captured)))  # type: ignore[arg-type]
     report.show(audio.check_speaker(settings.audio.output))
+    if args.echo:
+        report.show(_check_echo(settings))
     for check in system.check_wake_models(settings.wake):
         report.show(check)
     for check in check_gateway(settings.gateway):
@@ -172,3 +182,23 @@ def run(args: argparse.Namespace) -> int:
     report.show(audio.check_sound_devices())
     report.summary()
     return 1 if report.failures else 0
+
+
+def _check_echo(settings: Any) -> Check:
+    """``--echo``: the chirp check on the configured microphone and speaker."""
+    from agent.audio.quiet import quiet_portaudio
+    from agent.audio.sinks import open_sink
+    from agent.audio.sources import SourceError, open_source
+    from agent.doctor.echo import check_echo
+
+    try:
+        with quiet_portaudio():
+            source = open_source(settings.audio.input)
+            sink = open_sink(settings.audio.output)
+    except (SourceError, ValueError, OSError) as exc:
+        return Check("echo", False, f"cannot open the audio devices: {exc}")
+    try:
+        return check_echo(source, sink)
+    finally:
+        source.close()
+        sink.close()

@@ -26,11 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from agent.audio.sources import SourceError
     from agent.device.daemon import Daemon
     from agent.device.operate import OperateError
+    from agent.hearing.apm import ApmUnavailable
     from agent.hearing.models import WakeModelError
 
     try:
         daemon = Daemon(settings, args.config)
-    except (WakeModelError, SourceError, OperateError) as exc:
+    except (WakeModelError, SourceError, OperateError, ApmUnavailable) as exc:
         print(f"voice-agent: cannot start: {exc}", file=sys.stderr)
         return 1
     return daemon.run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from agent.common.settings_reader import Context, Reader, field_names
 from agent.common.settings_values import MISSING, check_number, describe, file_problem
@@ -120,7 +120,23 @@ def _audio(r: Reader) -> AudioSettings:
         volume=cast(float, volume),
     )
     chunk_ms = r.integer("chunk_ms", _D.audio.chunk_ms, lo=10, hi=1000, what="milliseconds")
-    return AudioSettings(input=audio_input, output=audio_output, chunk_ms=cast(int, chunk_ms))
+    return AudioSettings(
+        input=audio_input,
+        output=audio_output,
+        chunk_ms=cast(int, chunk_ms),
+        echo_cancel=_echo_cancel(r),
+        noise_suppression=r.boolean("noise_suppression", _D.audio.noise_suppression),
+        auto_gain=r.boolean("auto_gain", _D.audio.auto_gain),
+    )
+
+
+def _echo_cancel(r: Reader) -> bool | Literal["auto"]:
+    value = r.raw("echo_cancel")
+    if value is MISSING:
+        return _D.audio.echo_cancel
+    if isinstance(value, bool) or value == "auto":
+        return cast("bool | Literal['auto']", value)
+    r.fail("echo_cancel", f"expected true, false or auto, got {describe(value)}")
 
 
 # --- wake, listen, location ---------------------------------------------------

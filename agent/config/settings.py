@@ -105,6 +105,29 @@ class AudioSettings:
     chunk_ms: int = 100
     """Milliseconds of audio per audio_data message."""
 
+    echo_cancel: bool | Literal["auto"] = "auto"
+    """Cancel the device's own reply in the microphone signal, with what the player
+    wrote as the reference: true, false, or auto (on when the output is a real
+    device, i.e. ``output.file`` is null)."""
+
+    noise_suppression: bool = False
+    """WebRTC noise suppression on the captured audio (wake word, VAD, stream)."""
+
+    auto_gain: bool = False
+    """WebRTC automatic gain control on the captured audio."""
+
+    @property
+    def echo_cancel_on(self) -> bool:
+        """Whether echo cancellation is wanted, ``auto`` resolved."""
+        if self.echo_cancel == "auto":
+            return self.output.file is None
+        return bool(self.echo_cancel)
+
+    @property
+    def processing_on(self) -> bool:
+        """Whether any processing runs in the capture path (else it is bit-exact)."""
+        return self.echo_cancel_on or self.noise_suppression or self.auto_gain
+
 
 # --- wake, listen, location ---------------------------------------------------
 

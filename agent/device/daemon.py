@@ -16,6 +16,8 @@ import signal
 import threading
 import time
 
+from agent.audio.frames import Source
+from agent.audio.sinks import Sink
 from agent.common.event_sink import EventEmitter
 from agent.common.settings_values import ConfigError
 from agent.config.load import load_config
@@ -55,9 +57,13 @@ class Daemon:
         config_path: str | None = None,
         *,
         events: EventEmitter | None = None,
+        source: Source | None = None,
+        sink: Sink | None = None,
     ) -> None:
         self.settings = settings
         self._events_override = events  # tests observe events through their own sink
+        # Tests and benchmarks plug in other audio (the simulated room); None: from settings.
+        self._source_override, self._sink_override = source, sink
         self.config_path = config_path
         # SimpleQueue, not Queue: its put() is reentrant, so the signal handlers
         # may post to it. A Queue's put() from a handler that interrupts the main
@@ -78,12 +84,14 @@ class Daemon:
         s = self.settings
         from agent.audio.playback import Player
         from agent.audio.ring import RingBuffer
+        from agent.audio.sinks import open_sink
         from agent.audio.sources import open_source
         from agent.common.event_sink import EventSink
         from agent.common.logs import configure_logging
         from agent.device.gpio import Gpio
         from agent.device.notify import Notifier
         from agent.device.recorder import TurnRecorder
+        from agent.hearing.front_end import build_front_end
         from agent.hearing.vad import default_vad
         from agent.hearing.wake import WakeDetector
         from agent.link.connection import GatewayConnection
@@ -98,9 +106,16 @@ class Daemon:
         self.ring = RingBuffer.for_seconds(RING_SECONDS)
         self.vad_model = default_vad()
         detector = WakeDetector.from_settings(s.wake)
-        source = open_source(s.audio.input, FRAME_SAMPLES, on_error=lambda m: put(ev.AudioFault(m)))
-        player = Player.from_settings(
-            s.audio.output,
+        source = self._source_override or open_source(
+            s.audio.input, FRAME_SAMPLES, on_error=lambda m: put(ev.AudioFault(m))
+        )
+        # Echo cancellation, noise suppression, auto gain (None: the bit-exact bypass).
+        fault = lambda m: put(ev.AudioFault(m))  # noqa: E731
+        speaker = self._sink_override or open_sink(s.audio.output, on_error=fault)
+        self.front = build_front_end(s.audio, speaker)
+        player = Player(
+            self.front.sink,
+            volume=s.audio.output.volume,
             on_started=self._playback_started,
             on_finished=lambda rid, interrupted: put(ev.PlaybackFinished(rid, interrupted)),
             on_error=lambda m: put(ev.AudioFault(m)),
@@ -143,7 +158,11 @@ class Daemon:
             new_endpointer=EndpointerFactory(lambda: self.settings.listen, self.vad_model),
             events=parts.events,
             indicator=LedIndicator(parts.gpio.led) if parts.gpio.led.enabled else None,
-            set_speaking=parts.detector.set_speaking,
+            # With echo cancellation the normal thresholds hold while speaking;
+            # without it, the raised wake.speaking_threshold is the guard.
+            set_speaking=(
+                (lambda _on: None) if self.front.echo_cancel else parts.detector.set_speaking
+            ),
             say=espeak_wav,
             on_state=self._on_state,
             recorder=parts.recorder,
@@ -214,6 +233,7 @@ class Daemon:
 
     def _capture_loop(self) -> None:
         source, detector, put = self.parts.source, self.parts.detector, self.queue.put
+        front = self.front.processor
         while not self._capture_stop.is_set():
             self._accepting.wait()
             try:
@@ -225,6 +245,8 @@ class Daemon:
             if frame is None:
                 put(ev.SourceEnded())
                 return
+            if front is not None:  # before the ring and the wake engine: all see clean audio
+                frame = front.process(frame, time.monotonic())
             hits = tuple(
                 ev.WakeHit(d.model, d.score, d.position)
                 for d in detector.process(frame.samples, frame.position)

@@ -1,0 +1,36 @@
+"""The doctor's chirp check in the simulated room (the stand-in for a speaker and a
+microphone, which this machine does not have), in real time."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from agent.audio.room import Acoustics, SimulatedRoom
+from agent.doctor.echo import check_echo
+
+
+def _run(acoustics: Acoustics) -> tuple[object, str]:
+    room = SimulatedRoom(acoustics, 20)
+    result: list[object] = []
+    t = threading.Thread(target=lambda: result.append(check_echo(room.source, room.sink)))
+    t.start()
+    t.join(60)
+    room.close()
+    assert result, "the check did not finish"
+    check = result[0]
+    return check, check.detail  # type: ignore[attr-defined]
+
+
+def test_chirp_reports_the_rooms_delay_and_convergence() -> None:
+    check, detail = _run(Acoustics(delay_ms=70, tail_ms=250, echo_gain=0.5))
+    assert check.ok is True, detail  # type: ignore[attr-defined]
+    delay = int(re.search(r"delay (\d+) ms", detail).group(1))  # type: ignore[union-attr]
+    assert 65 <= delay <= 85  # the room's 70 ms, plus at most a little scheduling lag
+    assert "converged" in detail
+
+
+def test_no_echo_is_a_warning() -> None:
+    check, detail = _run(Acoustics(echo_gain=0.0, noise_dbfs=-60))
+    assert check.ok is None, detail  # type: ignore[attr-defined]
+    assert "not heard back" in detail
