@@ -171,7 +171,9 @@ def run_demo(out_dir: Path | None = None, *, play: bool = True) -> int:
         print(f"demo: the conversation did not complete within {TIME_LIMIT_S:.0f} s "
               f"(heard {printer.transcripts}, errors {printer.errors})")
         return 1
-    print(f"demo: {TURNS} turns and a timer stopped by the {printer.stopped_by} in {took:.1f} s."
+    stopped = printer.stopped_by or "nothing"
+    how = {"wake": "wake word"}.get(stopped, stopped)
+    print(f"demo: {TURNS} turns and a timer stopped by the {how} in {took:.1f} s."
           f" The spoken replies are in {replies}")
     if not play:
         print("demo: nothing was played (--no-play).")

@@ -47,7 +47,7 @@ def test_demo_through_the_readme_command(tmp_path: Path) -> None:
     assert "timer 'five second' stopped by the wake word (no turn opened)" in out
     # In that order: set, rings, stopped.
     assert out.index("started") < out.index("RINGING") < out.index("stopped by")
-    found = re.search(r"demo: 2 turns and a timer stopped by the wake in (\d+\.\d) s", out)
+    found = re.search(r"demo: 2 turns and a timer stopped by the wake word in (\d+\.\d) s", out)
     assert found
     seconds = float(found.group(1))
     print(f"demo took {seconds} s (target: under 30 s)")
