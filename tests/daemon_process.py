@@ -105,6 +105,11 @@ class Daemon:
             assert found is not None
             return found
 
+    def of(self, name: str) -> list[dict[str, Any]]:
+        """Every ``name`` event so far."""
+        with self.cond:
+            return [e for e in self.events if e.get("event") == name]
+
     def wait_count(self, name: str, n: int, timeout: float = 30, **match: Any) -> list[Any]:
         """Wait for the ``n``-th ``name`` event matching ``match``; all of them so far."""
 

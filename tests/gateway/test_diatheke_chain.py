@@ -10,18 +10,12 @@ gateway's own speech to text transcribes and Diatheke gets text.
 
 from __future__ import annotations
 
-import ctypes
-import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from daemon_process import Daemon
 from diatheke_standin import ASK, CONFIRM, StandIn
 from gateway_support import open_client, spoken, utterance
 from speech import compose
@@ -33,59 +27,10 @@ from agent.gateway.settings import GatewaySettings, SttSettings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Device:
-    """``voice-agent run`` with its events read from stdout."""
-
-    def __init__(self, config: Path) -> None:
-        self.log = open(config.with_suffix(".stderr"), "w")  # noqa: SIM115
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env.pop("NOTIFY_SOCKET", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "run", "--config", str(config)], cwd=ROOT,
-            env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
-            preexec_fn=_die_with_parent,
-        )
-        self.events: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            with self.cond:
-                self.events.append(event)
-                self.cond.notify_all()
-
-    def of(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e.get("event") == name]
-
-    def wait(self, name: str, n: int = 1, timeout: float = 60) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.of(name)) >= n, timeout), (
-                f"{n} x {name}? got {[e.get('event') for e in self.events]}"
-            )
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # a hung daemon must not outlive the test
-            self.proc.wait(10)
-            raise
-        finally:
-            self._reader.join(5)
-            self.log.close()
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("NOTIFY_SOCKET", None)
+    return env
 
 
 @pytest.mark.parametrize("api", [2, 1])
@@ -109,9 +54,9 @@ def test_device_gateway_diatheke_timer_dialog(tmp_path: Path, api: int) -> None:
                 "sounds": {"wake": None, "done": None, "error": None},
                 "log": {"format": "json"},
             }))
-            device = Device(cfg)
+            device = Daemon(cfg, _env())
             try:
-                device.wait("playback_end", 2, timeout=90)
+                device.wait_count("playback_end", 2, timeout=90)
             finally:
                 rc = device.stop()
             assert rc == 0
