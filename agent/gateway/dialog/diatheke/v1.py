@@ -26,7 +26,7 @@ import grpc.aio
 from agent.gateway.dialog.backend import Heard, Outbox
 from agent.gateway.dialog.diatheke.pb import diatheke1_pb2 as pb
 from agent.gateway.dialog.diatheke.reply import Resampler, TurnReply, command_card, speech_data
-from agent.gateway.dialog.diatheke.rpc import Api1, DialogFault, describe
+from agent.gateway.dialog.diatheke.rpc import Api1, DialogFault, describe, stream_unary
 from agent.gateway.dialog.diatheke.stream import LostSession, Turn, is_lost_session
 from agent.gateway.dialog_settings import DiathekeSettings
 from agent.link.protocol import Response, SttTranscript, TextReply
@@ -170,8 +170,8 @@ class Api1Connection:
                 async with self._lock:
                     self._stale(session)
                     sending = asyncio.ensure_future(
-                        self.api.audio_input(self._audio(session.sid, turn),
-                                             timeout=self.max_stream_s)
+                        stream_unary(self.api.audio_input, self._audio(session.sid, turn),
+                                     timeout=self.max_stream_s)
                     )
                     try:
                         return await self._events(turn.tid, session, spoken=True, sending=sending)

@@ -21,7 +21,7 @@ from typing import Any
 from agent.gateway.dialog.backend import Heard, Outbox
 from agent.gateway.dialog.diatheke.pb import diatheke2_pb2 as pb
 from agent.gateway.dialog.diatheke.reply import Resampler, TurnReply, command_card, speech_data
-from agent.gateway.dialog.diatheke.rpc import Api2, DialogFault
+from agent.gateway.dialog.diatheke.rpc import Api2, DialogFault, stream_unary
 from agent.gateway.dialog.diatheke.stream import Turn, is_lost_session
 from agent.gateway.dialog_settings import DiathekeSettings
 from agent.link.protocol import Response, SttTranscript, TextReply
@@ -137,8 +137,8 @@ class Api2Connection:
         for attempt in (1, 2):
             token = await self._session()
             try:
-                result = await self.api.stream_asr(
-                    self._asr_requests(token, turn), timeout=self.max_stream_s
+                result = await stream_unary(
+                    self.api.stream_asr, self._asr_requests(token, turn), timeout=self.max_stream_s
                 )
                 break
             except Exception as exc:
