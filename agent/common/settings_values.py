@@ -1,11 +1,13 @@
 """Settings errors and value checks.
 
 :class:`ConfigError` (exit 78, one line naming the key), how given values are
-described in errors, number ranges, file checks, and the names of secrets.
+described in errors, number ranges, file checks, loopback hosts, and the names
+of secrets.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -169,6 +171,19 @@ def check_number(
     if too_low or (hi is not None and value > hi) or abs(value) > 1e300:
         fail(f"expected {what}{range_text(lo, hi, lo_open)}{tail}, got {describe(value)}")
     return float(value)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (also IPv4-mapped, and ``[::1]`` as in URLs)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
 
 
 def file_problem(path: str) -> str | None:

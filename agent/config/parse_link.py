@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from agent.common.settings_reader import Reader, field_names
-from agent.common.settings_values import MISSING, describe, redact_url
+from agent.common.settings_values import MISSING, describe, is_loopback, redact_url
 from agent.config.link import AuthSettings, GatewaySettings, ReconnectSettings, TlsSettings
 
 # --- gateway ------------------------------------------------------------------
 
 # Every default comes from the dataclass, so it is written in one place.
 _DEFAULT = GatewaySettings(url="ws://127.0.0.1")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (also IPv4-mapped)."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
 
 
 def _url(r: Reader, name: str, secure: str, allow_insecure: bool, *, required: bool) -> str | None:

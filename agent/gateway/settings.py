@@ -12,7 +12,6 @@ a gateway reachable from the network never runs open.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent.common.settings_reader import Context, Reader, field_names
-from agent.common.settings_values import ConfigError
+from agent.common.settings_values import ConfigError, is_loopback
 from agent.common.settings_yaml import load_yaml_file
 from agent.gateway.dialog_settings import KNOWN_KEYS as _DIALOG_KEYS
 from agent.gateway.dialog_settings import DialogSettings, parse_dialog
@@ -214,16 +213,6 @@ _KNOWN = tuple(
     + [f"stt.assemblyai.{k}" for k in ASSEMBLYAI_KEYS]
     + [f"stt.aiola.{k}" for k in AIOLA_KEYS]
 )
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(settings: GatewaySettings, source: str) -> None:

@@ -119,20 +119,20 @@ def set_timer(req: Request) -> Reply:
     return Reply("Sorry, for how long? For example, five minutes.", prompt=True)
 
 
-def _running(req: Request) -> list[tuple[dict[str, Any], float]]:
-    return [] if req.dialog.timers is None else list(req.dialog.timers.running())
+def _running(req: Request) -> tuple[list[tuple[dict[str, Any], float]], str | None]:
+    """The running timers the request means (the named one only, if named) and the name."""
+    timers = [] if req.dialog.timers is None else list(req.dialog.timers.running())
+    name = _named(req)
+    if name is not None:
+        timers = [t for t in timers if t[0]["name"] == name]
+    return timers, name
 
 
 def time_left(req: Request) -> Reply:
     """How long each running timer has left (the named one only, when one is named)."""
-    timers = _running(req)
-    name = _named(req)
-    if name is not None:
-        timers = [t for t in timers if t[0]["name"] == name]
-        if not timers:
-            return Reply(f"You have no {name} timer.")
+    timers, name = _running(req)
     if not timers:
-        return Reply("You have no timers.")
+        return Reply(f"You have no {name} timer." if name is not None else "You have no timers.")
     said = [f"the {card['name']} timer has {say_left(left)} left" for card, left in timers]
     if len(said) == 1:
         return Reply(said[0][0].upper() + said[0][1:] + ".", timer=timers[0][0])
@@ -141,14 +141,10 @@ def time_left(req: Request) -> Reply:
 
 def cancel_timer(req: Request) -> Reply:
     """Cancel the timer (the named one; with several and no name, ask which)."""
-    timers = _running(req)
-    name = _named(req)
-    if name is not None:
-        timers = [t for t in timers if t[0]["name"] == name]
-        if not timers:
-            return Reply(f"You have no {name} timer.")
+    timers, name = _running(req)
     if not timers:
-        return Reply("You have no timers to cancel.")
+        return Reply(f"You have no {name} timer." if name is not None
+                     else "You have no timers to cancel.")
     if len(timers) > 1 and name is None:
         names = " and ".join(f"the {card['name']} timer" for card, _ in timers)
         return Reply(

@@ -10,7 +10,6 @@ travels in the clear.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 
 from agent.common.redact import REDACTOR
 from agent.common.settings_reader import Reader, field_names
-from agent.common.settings_values import ConfigError
+from agent.common.settings_values import ConfigError, is_loopback
 
 ENV_KEYS = {"assemblyai": "ASSEMBLYAI_API_KEY", "aiola": "AIOLA_API_KEY"}
 """The environment variable that holds each engine's key when ``api_key_file`` is null."""
@@ -70,16 +69,6 @@ DEFAULT_WORKFLOW_ID = "2c78fcf1-9265-408f-b8c3-d9d7e7ebc1bc"
 """The flow aiOla's own SDK (0.4.0) uses when none is given."""
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _url(r: Reader, name: str, default: str, secure: str, plain: str) -> str:
     value = r.string(name, default)
     assert value is not None
@@ -88,7 +77,7 @@ def _url(r: Reader, name: str, default: str, secure: str, plain: str) -> str:
         r.fail(name, f"expected a {secure}:// URL, got {value!r}")
     if parts.username or parts.password:
         r.fail(name, "expected a URL without credentials (the key goes in api_key_file)")
-    if parts.scheme == plain and not is_loopback_host(parts.hostname):
+    if parts.scheme == plain and not is_loopback(parts.hostname):
         r.fail(name, f"{plain}:// only to a loopback host; use {secure}://")
     return value
 
