@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_systemd import analyze, needs_analyze, read_unit, security_score
+from test_systemd import analyze, needs_analyze, read_unit, security_score, verify_in_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "voice-agent-gateway.service"
@@ -37,13 +37,7 @@ def test_unit_runs_the_gateway_with_the_installed_settings() -> None:
 
 @needs_analyze
 def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
-    exe = tmp_path / EXEC_PATH.lstrip("/")
-    exe.parent.mkdir(parents=True)
-    exe.write_text("#!/bin/sh\nexit 0\n")
-    exe.chmod(0o755)
-    unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace(EXEC_PATH, str(exe)))
-    result = analyze("verify", str(unit))
+    result = verify_in_tree(UNIT, EXEC_PATH, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "" and result.stdout.strip() == "", result.stderr
 

@@ -50,6 +50,23 @@ def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def verify_in_tree(
+    unit_file: Path, exec_path: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """``systemd-analyze verify`` of ``unit_file`` with an executable standing at ``exec_path``.
+
+    verify fails when the ExecStart binary is missing, so the unit is copied
+    into ``tmp_path`` with ``exec_path`` mapped to a stub there.
+    """
+    exe = tmp_path / exec_path.lstrip("/")
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\nexit 0\n")
+    exe.chmod(0o755)
+    unit = tmp_path / unit_file.name
+    unit.write_text(unit_file.read_text().replace(exec_path, str(exe)))
+    return analyze("verify", str(unit))
+
+
 def security_score(output: str) -> float:
     match = SCORE_RE.search(output)
     assert match, f"no exposure level in systemd-analyze output:\n{output}"
@@ -98,16 +115,7 @@ def test_hardening_leaves_audio_gpio_and_network_reachable() -> None:
 
 @needs_analyze
 def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
-    # verify fails when the ExecStart binary is missing, so map it into a
-    # temporary tree where an executable stands at that path.
-    exe = tmp_path / EXEC_PATH.lstrip("/")
-    exe.parent.mkdir(parents=True)
-    exe.write_text("#!/bin/sh\nexit 0\n")
-    exe.chmod(0o755)
-    unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace(EXEC_PATH, str(exe)))
-
-    result = analyze("verify", str(unit))
+    result = verify_in_tree(UNIT, EXEC_PATH, tmp_path)
 
     assert result.returncode == 0, result.stderr
     # Unknown or misspelled directives are only warned about (exit 0): none allowed.
