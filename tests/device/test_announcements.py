@@ -6,12 +6,10 @@ is gpiozero's MockFactory (no GPIO here: the only stand-in)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from daemon_harness import Events, running, settings_for
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 from scripted_gateway import Reply, ScriptedGateway
 from speech import announcement, compose, tone
@@ -39,18 +37,6 @@ def question(tmp_path: Path) -> Path:
 def quiet(tmp_path: Path) -> Path:
     audio, _ = compose(tmp_path / "quiet.wav", [("pause", 30.0)])
     return audio
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    old = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = old
 
 
 def _index(events: Events, name: str, **match: object) -> int:

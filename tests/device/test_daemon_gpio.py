@@ -3,29 +3,15 @@ MockFactory pins (the only stand-in: this machine has no GPIO)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from daemon_harness import running, settings_for
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 from scripted_gateway import Reply, ScriptedGateway
 from speech import compose, tone
 
 BUTTON, LED = 17, 27
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    old = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = old
 
 
 @pytest.fixture

@@ -5,30 +5,16 @@ requests go over the real control socket."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from daemon_harness import running, settings_for
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 from operate_support import client
 from scripted_gateway import Reply, ScriptedGateway
 from speech import compose, tone
 
 BUTTON, LED = 17, 27
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    old = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = old
 
 
 def test_mute_ends_a_turn_shows_on_the_led_and_the_button_is_refused(
