@@ -186,6 +186,30 @@ def is_loopback(host: str) -> bool:
     return ip.is_loopback
 
 
+LAN_SUFFIXES = (".local", ".lan", ".home.arpa", ".internal", ".localdomain")
+"""Host name suffixes of a home network (mDNS ``.local`` is where Home Assistant lives)."""
+
+
+def is_lan_host(host: str) -> bool:
+    """True for loopback, a private or link-local address, or a home-network host name.
+
+    A home-network name is one with a :data:`LAN_SUFFIXES` suffix or a single
+    label (``ollama``, ``homeassistant``): names no public DNS answers. Used
+    where plain ``http://`` is allowed only inside the home.
+    """
+    name = host.lower().rstrip(".")
+    if is_loopback(host) or name.endswith(LAN_SUFFIXES) or (name and "." not in name
+                                                              and ":" not in name):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_private or ip.is_link_local
+
+
 def file_problem(path: str) -> str | None:
     """Why ``path`` cannot be used as an input file, or None when it can."""
     if not os.path.exists(path):

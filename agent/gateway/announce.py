@@ -45,7 +45,7 @@ class SessionTarget:
         if not isinstance(voice, str) or not VOICE_RE.match(voice):
             voice = services.settings.tts.voice
         # Speech first: a failure sends nothing, so the device never holds half an announcement.
-        pcm = await services.tts.speak(text, voice, services.settings.tts.speed)
+        pcm = await services.tts.synthesize(text, voice, services.settings.tts.speed)
         await session._send(Response(aid, data))
         await session._send(TextReply(aid, text, prompt=False))
         # Through the session's reply sender: paced like any reply, and never

@@ -3,7 +3,10 @@
 A contract (checked outside the project), documented in ``config/gateway.yaml``::
 
     dialog:
-      engine: skills            # skills | diatheke
+      engine: skills            # one name, or a list tried in order: [skills, llm]
+      by_wake_word: {}          # e.g. {alexa: [home_assistant], hey_jarvis: [skills, llm]}
+      llm: {...}                # agent.gateway.dialog.llm.settings
+      home_assistant: {...}     # agent.gateway.dialog.home_assistant.settings
       diatheke:
         address: localhost:9002 # host:port of the Diatheke server
         api: 2                  # 2 | 1
@@ -23,7 +26,18 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.common.settings_reader import Reader, field_names
+from agent.common.settings_reader import MISSING, Reader, field_names
+from agent.gateway.dialog.home_assistant.settings import KNOWN_KEYS as HA_KEYS
+from agent.gateway.dialog.home_assistant.settings import (
+    HomeAssistantSettings,
+    parse_home_assistant,
+)
+from agent.gateway.dialog.llm.settings import KNOWN_KEYS as LLM_KEYS
+from agent.gateway.dialog.llm.settings import LlmSettings, parse_llm
+
+AGENTS = ("skills", "llm", "home_assistant", "diatheke")
+"""The agents a chain may name."""
+WAKE_WORD_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 ADDRESS_RE = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 """``host:port`` (an IPv6 host in brackets); the port is checked for range separately."""
@@ -52,18 +66,38 @@ class DiathekeSettings:
 
 @dataclass(frozen=True)
 class DialogSettings:
-    """Which dialog back end answers the device."""
+    """Which agents answer the device, in which order."""
 
-    engine: Literal["skills", "diatheke"] = "skills"
-    """skills: the built-in skills; diatheke: a Cobalt Diatheke server."""
+    engine: tuple[str, ...] = ("skills",)
+    """The chain, tried in order: ``skills``, ``llm``, ``home_assistant``, ``diatheke``
+    (``dialog.engine`` takes one name or a list)."""
+    by_wake_word: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(wake word, chain) pairs: a turn opened by that wake word uses that chain."""
     diatheke: DiathekeSettings = DiathekeSettings()
+    llm: LlmSettings = LlmSettings()
+    home_assistant: HomeAssistantSettings = HomeAssistantSettings()
+
+    def chain_for(self, wake_word: str | None) -> tuple[str, ...]:
+        """The chain of a turn opened by ``wake_word`` (None: a button, typed text...)."""
+        return dict(self.by_wake_word).get(wake_word or "", self.engine)
+
+    @property
+    def agents(self) -> tuple[str, ...]:
+        """Every agent some chain names, in first-named order."""
+        names = [*self.engine, *(n for _w, chain in self.by_wake_word for n in chain)]
+        return tuple(dict.fromkeys(names))
 
 
 KNOWN_KEYS = (
     "dialog",
     "dialog.engine",
+    "dialog.by_wake_word",
     "dialog.diatheke",
     *(f"dialog.diatheke.{k}" for k in field_names(DiathekeSettings)),
+    "dialog.llm",
+    *LLM_KEYS,
+    "dialog.home_assistant",
+    *HA_KEYS,
 )
 """Every dotted key of the section (for suggestions on unknown keys)."""
 
@@ -72,7 +106,15 @@ def parse_dialog(top: Reader) -> DialogSettings:
     """Read ``dialog`` from the top-level reader (absent: the defaults)."""
     r = top.sub("dialog", field_names(DialogSettings))
     d = DialogSettings()
-    engine = r.choice("engine", d.engine, ("skills", "diatheke"))
+    engine = _chain(r, "engine", r.raw("engine"), d.engine)
+    by_wake_word: list[tuple[str, tuple[str, ...]]] = []
+    given = r.raw("by_wake_word")
+    # A tuple of pairs: settings round-tripped through dataclasses.asdict (command line).
+    words = dict(given) if isinstance(given, tuple) else r.mapping("by_wake_word", optional=True)
+    for word, chain in (words or {}).items():
+        if not isinstance(word, str) or not WAKE_WORD_RE.match(word):
+            r.fail("by_wake_word", f"expected wake word names as keys, got {word!r}")
+        by_wake_word.append((word, _chain(r, f"by_wake_word.{word}", chain, d.engine)))
     dr = r.sub("diatheke", field_names(DiathekeSettings))
     dd = d.diatheke
     address = dr.string("address", dd.address)
@@ -95,4 +137,27 @@ def parse_dialog(top: Reader) -> DialogSettings:
         timeout_s=dd.timeout_s if timeout is None else timeout,
         speech=dr.choice("speech", dd.speech, ("diatheke", "gateway")),  # type: ignore[arg-type]
     )
-    return DialogSettings(engine=engine, diatheke=diatheke)  # type: ignore[arg-type]
+    return DialogSettings(
+        engine=engine,
+        by_wake_word=tuple(by_wake_word),
+        diatheke=diatheke,
+        llm=parse_llm(r.sub("llm", field_names(LlmSettings))),
+        home_assistant=parse_home_assistant(
+            r.sub("home_assistant", field_names(HomeAssistantSettings))
+        ),
+    )
+
+
+def _chain(r: Reader, key: str, value: object, default: tuple[str, ...]) -> tuple[str, ...]:
+    """One agent name or a non-empty list of distinct names (``key`` names it in errors)."""
+    if value is MISSING or value is None:
+        return default
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not names:
+        r.fail(key, f"expected one of {', '.join(AGENTS)} or a list of them, got {value!r}")
+    for name in names:
+        if name not in AGENTS:
+            r.fail(key, f"expected one of {', '.join(AGENTS)} or a list of them, got {name!r}")
+    if len(set(names)) != len(names):
+        r.fail(key, f"names an agent twice: {names!r}")
+    return tuple(names)

@@ -87,7 +87,7 @@ class Gateway:
             settings=settings,
             skills=skills,
             stt=SpeechEngines(settings.stt, pool, source),  # reads the keys: may raise
-            tts=tts or Espeak(),
+            tts=tts or Espeak(voice=settings.tts.voice, speed=settings.tts.speed),
             recorder=recorder,
             dialog=_dialog_backend(settings),
             phrases=skills.phrases(),
@@ -277,7 +277,7 @@ def _owner(query: dict[str, list[str]], number: int) -> str:
 
 def _dialog_backend(settings: GatewaySettings) -> DialogBackend | None:
     """The configured dialog back end; None: the built-in skills (grpc imported only if used)."""
-    if settings.dialog.engine != "diatheke":
+    if "diatheke" not in settings.dialog.agents:
         return None
     from agent.gateway.dialog.diatheke.backend import create_backend
 

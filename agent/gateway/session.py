@@ -312,7 +312,8 @@ class Session:
         if not isinstance(voice, str) or not VOICE_RE.match(voice):
             voice = self.services.settings.tts.voice
         try:
-            pcm = await self.services.tts.speak(reply.text, voice, self.services.settings.tts.speed)
+            pcm = await self.services.tts.synthesize(
+                reply.text, voice, self.services.settings.tts.speed)
         except TtsError as exc:
             log.warning("text to speech failed: %s", exc)
             await self._send(GatewayError(turn, f"text to speech failed: {exc}"))

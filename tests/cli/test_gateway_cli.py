@@ -33,7 +33,11 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
             [],
             "limits.max_errors: expected a whole number",
         ),
-        ("dialog: {engine: cobalt}\n", [], "dialog.engine: expected one of skills, diatheke"),
+        (
+            "dialog: {engine: cobalt}\n",
+            [],
+            "dialog.engine: expected one of skills, llm, home_assistant, diatheke",
+        ),
         ("dialog: {diatheke: {api: 3}}\n", [], "dialog.diatheke.api: expected a whole number"),
         ("dialog: {diatheke: {address: localhost}}\n", [], "dialog.diatheke.address: expected"),
         ("dialog: {diatheke: {speech: cloud}}\n", [], "dialog.diatheke.speech: expected one of"),

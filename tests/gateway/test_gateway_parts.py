@@ -223,7 +223,7 @@ def test_a_token_never_appears_in_errors_or_repr() -> None:
 
 
 def test_espeak_reply_is_16k_mono_pcm() -> None:
-    pcm = asyncio.run(Espeak().speak("Hello there, this is a test.", "en-gb", 160))
+    pcm = asyncio.run(Espeak().synthesize("Hello there, this is a test.", "en-gb", 160))
     seconds = len(pcm) / 2 / RATE
     assert 1.0 < seconds < 4.0 and len(pcm) % 2 == 0
     levels = np.abs(np.frombuffer(pcm, "<i2"))
@@ -232,7 +232,7 @@ def test_espeak_reply_is_16k_mono_pcm() -> None:
 
 def test_espeak_failures_are_tts_errors() -> None:
     with pytest.raises(TtsError, match="cannot run"):
-        asyncio.run(Espeak(binary="no-such-espeak").speak("hi"))
+        asyncio.run(Espeak(binary="no-such-espeak").synthesize("hi"))
     with pytest.raises(TtsError, match="not a WAV"):
         parse_wav(b"OggS" + bytes(40))
 

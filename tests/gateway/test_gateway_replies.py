@@ -68,7 +68,7 @@ def slow_gateway() -> Iterator[RunningGateway]:
 def espeak(text: str) -> bytes:
     """The reply audio the gateway makes of ``text`` (same voice and speed)."""
     s = GatewaySettings()
-    return asyncio.run(Espeak().speak(text, s.tts.voice, s.tts.speed))
+    return asyncio.run(Espeak().synthesize(text, s.tts.voice, s.tts.speed))
 
 
 def rms(pcm: bytes) -> float:

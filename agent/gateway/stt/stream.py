@@ -69,7 +69,10 @@ class StreamContext:
     search: str | None = None
     """The grammar to recognise with (pocketsphinx)."""
     phrases: tuple[str, ...] = ()
-    """The skills' phrases (cloud engines' keyterms / keywords)."""
+    """The chain's expected phrases (cloud engines' keyterms / keywords)."""
+    open_vocabulary: bool = False
+    """True when an agent of the turn's chain takes free text (``llm``): the engine must
+    hear free speech too (pocketsphinx: its language model beside the grammar)."""
     endpointing: bool = True
     """False: only ``finish`` ends the utterance (the engine's end of turn is not final)."""
     no_speech_samples: int | None = None

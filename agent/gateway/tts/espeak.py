@@ -1,4 +1,4 @@
-"""Text to speech with espeak-ng, as 16 kHz mono s16le PCM.
+"""Text to speech with espeak-ng, as 16 kHz mono s16le PCM: the built-in :class:`Speaker`.
 
 espeak-ng runs as a subprocess writing WAV to stdout (``--stdout``), with the
 text on stdin (so text that starts with ``-`` is never read as an option, and
@@ -13,16 +13,15 @@ import asyncio
 import shutil
 import struct
 from collections import OrderedDict
+from collections.abc import AsyncIterable, AsyncIterator
 
 import numpy as np
 
-RATE = 16000
+from agent.gateway.settings import VOICE_RE
+from agent.gateway.tts.engine import RATE, TtsError
+
 MAX_TEXT = 1000
-"""Characters spoken at most (the echo skill repeats what users say)."""
-
-
-class TtsError(RuntimeError):
-    """Speech could not be made."""
+"""Characters spoken at most per sentence (the echo skill repeats what users say)."""
 
 
 def parse_wav(data: bytes) -> tuple[int, int, bytes]:
@@ -65,20 +64,42 @@ def to_16k_mono(rate: int, channels: int, frames: bytes) -> bytes:
 class Espeak:
     """espeak-ng speech, cached by (voice, speed, text)."""
 
+    name = "espeak"
+
     def __init__(
-        self, *, binary: str = "espeak-ng", timeout_s: float = 10.0, cache_size: int = 128
+        self,
+        *,
+        binary: str = "espeak-ng",
+        timeout_s: float = 10.0,
+        cache_size: int = 128,
+        voice: str = "en-us",
+        speed: int = 160,
     ) -> None:
         self.binary = binary
         self.timeout_s = timeout_s
+        self.voice = voice
+        """The voice when the client asks for none (``tts.voice``)."""
+        self.speed = speed
+        """Words per minute (``tts.speed``)."""
         self._cache: OrderedDict[tuple[str, int, str], bytes] = OrderedDict()
         self._cache_size = cache_size
+
+    async def speak(self, sentences: AsyncIterable[str], voice: str | None) -> AsyncIterator[bytes]:
+        """The :class:`~agent.gateway.tts.engine.Speaker` interface: each sentence as it comes."""
+        chosen = voice if isinstance(voice, str) and VOICE_RE.match(voice) else self.voice
+        async for sentence in sentences:
+            if sentence.strip():
+                yield await self.synthesize(sentence, chosen, self.speed)
+
+    async def aclose(self) -> None:
+        """Nothing is held between replies."""
 
     @property
     def available(self) -> bool:
         """True when the espeak-ng program is on PATH."""
         return shutil.which(self.binary) is not None
 
-    async def speak(self, text: str, voice: str = "en-us", speed: int = 160) -> bytes:
+    async def synthesize(self, text: str, voice: str = "en-us", speed: int = 160) -> bytes:
         """PCM s16le 16 kHz mono of ``text`` (raises TtsError)."""
         text = " ".join(text.split())[:MAX_TEXT]
         key = (voice, speed, text)
