@@ -12,7 +12,16 @@ The pocketsphinx engine (its English model ships in the wheel, offline):
    difference per speech frame says how well the grammar explains the sound,
    mapped to a 0..1 confidence;
 3. falls back to the general language model when the grammar gives no full
-   sentence, a low confidence, or explains only a small part of the speech.
+   sentence, a low confidence, or explains only a small part of the speech;
+4. with ``open_vocabulary`` (an agent of the chain takes free text), the
+   general model also challenges a grammar sentence that passed step 2: a
+   grammar always returns *one of its sentences*, and "why is the sky blue"
+   comes out as "what is the time" with a confidence of 0.97, because the
+   phone loop of step 2 is a weak competitor. Both word sequences are then
+   force-aligned to the same audio, and the language model's words are taken
+   only when they explain the sound better by more than
+   :data:`OPEN_VOCABULARY_MARGIN` per 10 ms of speech: the bias that keeps
+   the skills' exact phrases (see :meth:`PocketsphinxEngine._grammar_wins`).
 
 Two details matter for synthetic speech: digital silence (exact zeros)
 derails the acoustic model, so a seeded noise floor at about -50 dBFS is
@@ -45,6 +54,13 @@ MIN_COVERAGE = 0.5  # share of detected speech the grammar's words must span
 _CONF_CENTRE = -30.0  # grammar-minus-phone-loop score per frame at confidence 0.5
 _CONF_SCALE = 6.0
 _CUT_MARGIN = 1600  # samples kept around the words when scoring them (0.1 s)
+OPEN_VOCABULARY_MARGIN = 15.0
+"""How much better (log acoustic score per 10 ms of speech, forced alignment) the
+general model's words must explain an utterance than the grammar's sentence to be
+taken over it with ``open_vocabulary``. Measured on espeak-ng speech
+(scripts/benchmarks/openvocab.py): the skills' phrases heard right by the grammar
+score at most ~11 below the model's words, questions outside the grammar that the
+grammar forced onto a phrase 19 and more."""
 LEAD_S = 1.0  # audio kept before the first detected speech
 TRAIL_S = 1.0  # and after the last
 
@@ -112,8 +128,21 @@ class PocketsphinxEngine:
 
     def _decode(self, search: str, pcm: bytes) -> tuple[str | None, list[Any]]:
         """(hypothesis, word segments); the path score is left in ``_last_score``."""
+        self._decoder.activate_search(search)
+        return self._run(pcm)
+
+    def _align(self, text: str, pcm: bytes) -> int | None:
+        """The path score of ``text`` force-aligned to ``pcm`` (None: it cannot be)."""
+        try:
+            self._decoder.set_align_text(text)  # activates the alignment search
+        except RuntimeError:
+            return None
+        hyp, _ = self._run(pcm)
+        return None if hyp is None else self._last_score
+
+    def _run(self, pcm: bytes) -> tuple[str | None, list[Any]]:
+        """Decode ``pcm`` with the active search (see :meth:`_decode`)."""
         d = self._decoder
-        d.activate_search(search)
         d.reinit_feat()  # forget the previous utterance's noise estimate
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
@@ -126,8 +155,12 @@ class PocketsphinxEngine:
         self._last_score = int(self._logmath.log(hyp.score))
         return hyp.hypstr, list(d.seg())
 
-    def transcribe(self, pcm: bytes, search: str | None = None) -> Transcript:
-        """Recognise ``pcm`` (s16le 16 kHz mono) with grammar ``search``, else the LM."""
+    def transcribe(
+        self, pcm: bytes, search: str | None = None, open_vocabulary: bool = False
+    ) -> Transcript:
+        """Recognise ``pcm`` (s16le 16 kHz mono) with grammar ``search``, else the LM;
+        ``open_vocabulary``: the LM's words win over a grammar sentence they explain
+        clearly better (see the module docs)."""
         started = time.perf_counter()
         pcm = pcm[: len(pcm) - len(pcm) % 2]
         audio_s = len(pcm) / (2 * RATE)
@@ -141,22 +174,54 @@ class PocketsphinxEngine:
 
         if len(pcm) < FRAME * 2 * 5:
             return done("", 0.0, "none")
-        if search is not None and search in self._fsgs:
-            # A device's pre-roll may open with the tail of its wake word; when the
-            # grammar fails on the whole, try again from the first pause on.
-            for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
-                text, segs = self._decode(search, part)
-                if text and self._fsgs[search].accept(text):
-                    confidence = self._confidence(search, text, segs, part, part_mask)
-                    if confidence >= MIN_CONFIDENCE:
-                        return done(text, confidence, "grammar")
-        elif search is not None:
-            log.warning("no grammar named %r; using the general model", search)
-        text, _ = self._decode(self._lm_search, pcm)
+        heard = self._grammar_pass(search, pcm, mask)
+        if heard is not None and not open_vocabulary:
+            return done(heard[0], heard[1], "grammar")
+        part, part_mask = (heard[2], heard[3]) if heard is not None else (pcm, mask)
+        text, _ = self._decode(self._lm_search, part)
+        posterior = float(self._decoder.get_prob())
+        if heard is not None and self._grammar_wins(heard[0], text, part, part_mask):
+            return done(heard[0], heard[1], "grammar")
         if not text:
             return done("", 0.0, "none")
-        posterior = float(self._decoder.get_prob())
         return done(text, posterior if math.isfinite(posterior) else 0.0, "lm")
+
+    def _grammar_pass(
+        self, search: str | None, pcm: bytes, mask: np.ndarray
+    ) -> tuple[str, float, bytes, np.ndarray] | None:
+        """(sentence, confidence, the audio it was heard in, its speech mask) when
+        grammar ``search`` hears a full sentence it trusts; else None."""
+        if search is None:
+            return None
+        if search not in self._fsgs:
+            log.warning("no grammar named %r; using the general model", search)
+            return None
+        # A device's pre-roll may open with the tail of its wake word; when the
+        # grammar fails on the whole, try again from the first pause on.
+        for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
+            text, segs = self._decode(search, part)
+            if text and self._fsgs[search].accept(text):
+                confidence = self._confidence(search, text, segs, part, part_mask)
+                if confidence >= MIN_CONFIDENCE:
+                    return text, confidence, part, part_mask
+        return None
+
+    def _grammar_wins(self, sentence: str, words: str | None, pcm: bytes, mask: np.ndarray) -> bool:
+        """True unless the general model's ``words`` explain ``pcm`` better than the
+        grammar's ``sentence`` by more than :data:`OPEN_VOCABULARY_MARGIN`.
+
+        Each is force-aligned to the same audio, so the two scores are acoustic
+        only and come from the same kind of search (the decoders' own path
+        scores are not comparable: the language model's includes its word
+        probabilities, and each search normalises by its own active senones).
+        """
+        if not words or strip_wake(words) == strip_wake(sentence):
+            return True
+        ours, theirs = self._align(sentence, pcm), self._align(words, pcm)
+        if ours is None or theirs is None:
+            return theirs is None
+        frames = 2 * int(mask.sum()) or len(pcm) // 320  # 10 ms frames of speech
+        return (theirs - ours) / frames <= OPEN_VOCABULARY_MARGIN
 
     def _confidence(
         self, search: str, text: str, segs: list[Any], pcm: bytes, mask: np.ndarray

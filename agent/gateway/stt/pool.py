@@ -47,8 +47,10 @@ def _engine(name: str) -> SttEngine:
     return _ENGINES[name]
 
 
-def _transcribe(engine: str, pcm: bytes, search: str | None) -> Transcript:
-    return _engine(engine).transcribe(pcm, search)
+def _transcribe(
+    engine: str, pcm: bytes, search: str | None, open_vocabulary: bool = False
+) -> Transcript:
+    return _engine(engine).transcribe(pcm, search, open_vocabulary)
 
 
 def _ready(hold_s: float) -> int:
@@ -100,13 +102,20 @@ class SttPool:
             raise SttError(f"speech-to-text workers failed to start: {exc!r}") from None
 
     async def transcribe(
-        self, pcm: bytes, *, engine: str | None = None, search: str | None = None
+        self,
+        pcm: bytes,
+        *,
+        engine: str | None = None,
+        search: str | None = None,
+        open_vocabulary: bool = False,
     ) -> Transcript:
-        """Recognise one utterance in a worker (raises SttError)."""
+        """Recognise one utterance in a worker (raises SttError); ``open_vocabulary``:
+        see :attr:`~agent.gateway.stt.stream.StreamContext.open_vocabulary`."""
         loop = asyncio.get_running_loop()
         name = engine or self.default_engine
+        job = (name, pcm, search, open_vocabulary)
         try:
-            return await loop.run_in_executor(self._executor, _transcribe, name, pcm, search)
+            return await loop.run_in_executor(self._executor, _transcribe, *job)
         except BrokenProcessPool:
             log.error("a speech-to-text worker died; restarting the pool")
             old, self._executor = self._executor, self._start()
