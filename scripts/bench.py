@@ -33,6 +33,7 @@ GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
 STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud")
+ONLY_STEPS = ("openvocab",)  # run only when named in --only; each writes its own section
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -168,7 +169,7 @@ def main() -> int:
                              "none with --quick)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="CPU runs of each kind, the lowest kept (default 2; 1 with --quick)")
-    parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS),
+    parser.add_argument("--only", nargs="+", choices=STEPS + ONLY_STEPS, default=list(STEPS),
                         help="run only these parts (no table is written unless --out)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()
@@ -184,6 +185,7 @@ def main() -> int:
     from benchmarks.cpu import cpu_rows
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
+    from benchmarks.openvocab import openvocab_rows
     from benchmarks.replies import reply_rows
     from benchmarks.soak import run_soak
 
@@ -219,8 +221,9 @@ def main() -> int:
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
+            "openvocab": lambda: openvocab_rows(args.quick, write=not args.quick),
         }
-        for name in STEPS:
+        for name in STEPS + ONLY_STEPS:
             if name not in args.only:
                 continue
             new = steps[name]()
