@@ -1,0 +1,132 @@
+"""Open vocabulary with pocketsphinx: free speech heard, the skills' phrases kept.
+
+``StreamContext.open_vocabulary`` (an agent of the chain takes free text) makes
+the engine hear free speech with its general language model while a skill's
+exact phrase is still taken from the grammar. Speech is espeak-ng's (tests/speech.py);
+the engine is the real one, in this process and in a real worker of the pool
+behind a real :class:`BatchStream`. Assertions are on key words, not on exact
+word error rates (the benchmark measures those: scripts/benchmarks/openvocab.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from gateway_support import spoken
+
+from agent.gateway.dialog.builtin import default_skills
+from agent.gateway.dialog.skills import MAIN_SEARCH, Dialog
+from agent.gateway.stt.batch import BatchStream
+from agent.gateway.stt.pool import SttPool
+from agent.gateway.stt.stream import Final, StreamContext
+
+
+@pytest.fixture(scope="module")
+def engine():  # noqa: ANN201 - a PocketsphinxEngine
+    from agent.gateway.stt.factory import create_engine
+
+    skills = default_skills()
+    return create_engine("pocketsphinx", skills.searches(), skills.pronunciations)
+
+
+@pytest.mark.parametrize(
+    ("question", "key_words"),
+    [
+        ("why is the sky blue", {"why", "sky", "blue"}),
+        ("what is the weather like tomorrow", {"weather", "tomorrow"}),
+        ("what is the meaning of life", {"meaning", "life"}),
+    ],
+)
+def test_a_free_question_is_heard_with_open_vocabulary(
+    engine, question: str, key_words: set[str]  # noqa: ANN001
+) -> None:
+    pcm = spoken(question)
+    heard = engine.transcribe(pcm, MAIN_SEARCH, open_vocabulary=True)
+    assert heard.source == "lm", heard
+    assert key_words <= set(heard.text.split()), heard.text
+    assert default_skills().classify(heard.text, Dialog())[0] is None  # no skill takes it
+
+
+def test_without_open_vocabulary_the_grammar_still_forces_its_phrase(engine) -> None:  # noqa: ANN001
+    # The behaviour as before, and why open vocabulary is needed: a grammar can only
+    # answer with one of its sentences, and this one it trusts.
+    heard = engine.transcribe(spoken("why is the sky blue"), MAIN_SEARCH)
+    assert heard.source == "grammar" and heard.text == "what is the time", heard
+    again = engine.transcribe(spoken("why is the sky blue"), MAIN_SEARCH, open_vocabulary=False)
+    assert (again.text, again.source, again.confidence) == (
+        heard.text, heard.source, heard.confidence
+    )
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    [
+        "what time is it",
+        "set a timer for five minutes",
+        "do you have a pool",
+        "stop the music",
+        "cancel the five minute timer",
+        "what day is it",
+    ],
+)
+def test_a_skill_phrase_is_still_heard_exactly_through_the_grammar(
+    engine, phrase: str  # noqa: ANN001
+) -> None:
+    pcm = spoken(phrase)
+    closed = engine.transcribe(pcm, MAIN_SEARCH)
+    heard = engine.transcribe(pcm, MAIN_SEARCH, open_vocabulary=True)
+    assert (heard.text, heard.source) == (phrase, "grammar"), heard
+    assert (heard.text, heard.confidence) == (closed.text, closed.confidence)
+
+
+def test_open_vocabulary_without_a_grammar_is_the_general_model(engine) -> None:  # noqa: ANN001
+    heard = engine.transcribe(spoken("why is the sky blue"), None, open_vocabulary=True)
+    assert heard.source == "lm" and {"sky", "blue"} <= set(heard.text.split()), heard
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.result: Final | None = None
+        self.failure: str | None = None
+
+    def partial(self, text: str) -> None:
+        pass
+
+    def final(self, result: Final) -> None:
+        self.result = result
+        self.done.set()
+
+    def failed(self, message: str) -> None:
+        self.failure = message
+        self.done.set()
+
+
+def test_the_stream_context_reaches_the_engine_in_a_pool_worker() -> None:
+    skills = default_skills()
+    pool = SttPool(skills.searches(), skills.pronunciations, workers=1)
+    try:
+        pool.warm_up()
+
+        async def hear(open_vocabulary: bool) -> Final:
+            listener = _Listener()
+            context = StreamContext(
+                search=MAIN_SEARCH, open_vocabulary=open_vocabulary, endpointing=False
+            )
+            stream = BatchStream(listener, context, pool, "pocketsphinx")
+            pcm = spoken("why is the sky blue")
+            for i in range(0, len(pcm), 3200):
+                stream.feed(pcm[i : i + 3200])
+            stream.finish()
+            await asyncio.wait_for(listener.done.wait(), 120)
+            await stream.aclose()
+            assert listener.failure is None and listener.result is not None
+            return listener.result
+
+        free = asyncio.run(hear(True)).transcript
+        closed = asyncio.run(hear(False)).transcript
+    finally:
+        pool.close()
+    assert free.source == "lm" and {"sky", "blue"} <= set(free.text.split()), free
+    assert (closed.source, closed.text) == ("grammar", "what is the time"), closed
