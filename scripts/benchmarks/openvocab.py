@@ -1,4 +1,4 @@
-"""Rows ov1-ov6: open-vocabulary speech with pocketsphinx (``StreamContext.open_vocabulary``).
+"""Rows ov1-ov7: open-vocabulary speech with pocketsphinx (``StreamContext.open_vocabulary``).
 
 The engine is the gateway's own (:class:`~agent.gateway.stt.pocketsphinx.PocketsphinxEngine`
 with the built-in skills' grammars), run in this process on one thread; a worker of
@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -149,16 +150,32 @@ def _audio(text: str, voice: str, wpm: int) -> bytes:
     return np.concatenate([pad, say(text, voice, wpm), tail]).astype("<i2").tobytes()
 
 
-def measure(
-    sentences: tuple[str, ...], voices: tuple[tuple[str, int], ...]
-) -> dict[str, Tally]:
-    """Every sentence in every voice, recognised in each of :data:`MODES`."""
+def make_engine() -> tuple[Any, float]:
+    """The gateway's pocketsphinx engine, and the MB its open-vocabulary search adds."""
     from agent.gateway.dialog.builtin import default_skills
-    from agent.gateway.dialog.skills import MAIN_SEARCH
     from agent.gateway.stt.pocketsphinx import PocketsphinxEngine
 
     skills = default_skills()
     engine = PocketsphinxEngine(skills.searches(), skills.pronunciations)
+    before = _rss_mb()
+    engine._free()  # noqa: SLF001 - what the first open-vocabulary utterance does
+    return engine, _rss_mb() - before
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(
+    engine: Any, sentences: tuple[str, ...], voices: tuple[tuple[str, int], ...]
+) -> dict[str, Tally]:
+    """Every sentence in every voice, recognised in each of :data:`MODES`."""
+    from agent.gateway.dialog.skills import MAIN_SEARCH
+
     tallies = {mode: Tally() for mode in MODES}
     for voice, wpm in voices:
         for sentence in sentences:
@@ -173,15 +190,16 @@ def measure(
 
 
 def openvocab_rows(quick: bool, write: bool = False) -> list[Row]:
-    """Rows ov1-ov6 (see the module docs); ``write``: also this section of docs/benchmarks.md."""
+    """Rows ov1-ov7 (see the module docs); ``write``: also this section of docs/benchmarks.md."""
     from agent.gateway.dialog.builtin import default_skills
 
     voices = VOICES[:1] if quick else VOICES
     questions = QUESTIONS[:6] if quick else QUESTIONS
     phrases = tuple(default_skills().phrases()) + RULED_PHRASES
     phrases = phrases[:6] if quick else phrases
-    q = measure(questions, voices)
-    p = measure(phrases, voices)
+    engine, memory_mb = make_engine()
+    q = measure(engine, questions, voices)
+    p = measure(engine, phrases, voices)
     nq, np_ = len(questions) * len(voices), len(phrases) * len(voices)
     said = f"{len(voices)} espeak-ng voices"
     rows = [
@@ -207,6 +225,9 @@ def openvocab_rows(quick: bool, write: bool = False) -> list[Row]:
         Row("ov6", "CPU for the slowest utterance, open vocabulary",
             f"{max(p['on'].worst_cpu_s, q['on'].worst_cpu_s):.2f} s",
             f"grammar only {max(p['off'].worst_cpu_s, q['off'].worst_cpu_s):.2f} s", "", None),
+        Row("ov7", "memory the open-vocabulary search adds to a worker (VmRSS)",
+            f"{memory_mb:.0f} MB", "made on a worker's first open-vocabulary utterance",
+            "", None),
     ]
     if write:
         write_section(rows, q["on"].misses, p["on"].misses)

@@ -110,7 +110,7 @@ class PocketsphinxEngine:
         # and general language model from the wheel (search "_default").
         self._decoder: Any = Decoder(loglevel="FATAL")
         self._lm_search = self._decoder.current_search()
-        self._free_search = self._add_free_search()
+        self._free_search: str | None = None  # made on first use: ~50 MB
         for word, phones in {**WAKE_PRONUNCIATIONS, **pronunciations}.items():
             if self._decoder.lookup_word(word) is None:
                 self._decoder.add_word(word, phones, True)
@@ -134,17 +134,23 @@ class PocketsphinxEngine:
             "pocketsphinx ready in %.2f s (pid %d)", time.perf_counter() - started, os.getpid()
         )
 
-    def _add_free_search(self) -> str:
-        """The general model once more, for open vocabulary, in one pass: without the
-        flat-lexicon second pass (``fwdflat``) it costs ~25 % less CPU for the same
-        word error rate on the benchmark's questions. The fallback keeps its search."""
-        d = self._decoder
-        d.config["fwdflat"] = False  # read when a search is made
-        try:
-            d.add_lm("_free", d.get_lm(self._lm_search))
-        finally:
-            d.config["fwdflat"] = True
-        return "_free"
+    def _free(self) -> str:
+        """The general model's search for open vocabulary, made on first use.
+
+        The same model in one pass: without the flat-lexicon second pass
+        (``fwdflat``) it costs ~25 % less CPU for the same word error rate on
+        the benchmark's questions; the fallback keeps its own search, unchanged.
+        It costs ~50 MB per worker, so a gateway whose chains take no free text
+        never makes it."""
+        if self._free_search is None:
+            d = self._decoder
+            d.config["fwdflat"] = False  # read when a search is made
+            try:
+                d.add_lm("_free", d.get_lm(self._lm_search))
+            finally:
+                d.config["fwdflat"] = True
+            self._free_search = "_free"
+        return self._free_search
 
     def _missing_words(self, jsgf: str) -> list[str]:
         import re
@@ -224,7 +230,7 @@ class PocketsphinxEngine:
         if heard is not None:  # the audio the grammar heard it in (pre-roll cut off)
             pcm, mask = heard.pcm, heard.mask
         pcm, _ = _around_speech(pcm, mask, FREE_MARGIN_S)
-        general = self._general(self._free_search, pcm)
+        general = self._general(self._free(), pcm)
         if heard is not None and self._grammar_wins(heard.text, general[0], pcm):
             return heard.text, heard.confidence, "grammar"
         return general
