@@ -89,7 +89,7 @@ class Script:
 class Conn:
     """What one connection to a stand-in did."""
 
-    script: Script
+    script: Script | None = None
     events: list[str] = field(default_factory=list)
     transcribe: dict[str, Any] | None = None
     audio_start: dict[str, Any] | None = None
@@ -125,12 +125,15 @@ class _Handler(AsyncEventHandler):
         if Describe.is_type(event.type):
             await self.write_event(o.info().event())
             return True
+        if c.script is None:  # scripts go to connections that do work, not to describe
+            c.script = o._next_script()
         if o.kind == "asr":
             return await self._asr(event)
         return await self._tts(event)
 
     async def _fault(self) -> bool:
         """Act out the script's fault; False: hang up."""
+        assert self.conn.script is not None
         fault = self.conn.script.fault
         if fault == "close":
             return False
@@ -147,6 +150,7 @@ class _Handler(AsyncEventHandler):
 
     async def _asr(self, event: Event) -> bool:
         c, o = self.conn, self.owner
+        assert c.script is not None
         if event.type == "transcribe":
             o._changed(lambda: setattr(c, "transcribe", dict(event.data)))
         elif AudioStart.is_type(event.type):
@@ -200,6 +204,7 @@ class _Handler(AsyncEventHandler):
 
     async def _speak(self, text: str) -> bool:
         c = self.conn
+        assert c.script is not None
         if c.script.fault and c.script.after == 0:
             return await self._fault()
         pcm = pcm_for(text)
@@ -278,10 +283,14 @@ class WyomingStandIn:
 
     def _new_conn(self) -> Conn:
         with self._cond:
-            conn = Conn(self.scripts.popleft() if self.scripts else Script())
+            conn = Conn()
             self.conns.append(conn)
             self._cond.notify_all()
             return conn
+
+    def _next_script(self) -> Script:
+        with self._cond:
+            return self.scripts.popleft() if self.scripts else Script()
 
     def _changed(self, change: Any) -> None:
         with self._cond:

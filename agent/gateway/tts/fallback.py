@@ -59,6 +59,7 @@ class FallbackSpeaker:
         """The primary's audio; on its failure, the fallback's for the rest."""
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         given: list[str] = []
+        ended: list[bool] = []  # the primary has taken the end of the sentences
 
         async def pump() -> None:
             try:
@@ -71,11 +72,12 @@ class FallbackSpeaker:
             while (sentence := await queue.get()) is not None:
                 given.append(sentence)
                 yield sentence
+            ended.append(True)
 
         async def the_rest(unsaid: list[str]) -> AsyncIterator[str]:
             for sentence in unsaid:
                 yield sentence
-            while (more := await queue.get()) is not None:
+            while not ended and (more := await queue.get()) is not None:
                 yield more
 
         pumping = asyncio.create_task(pump())

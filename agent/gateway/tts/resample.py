@@ -5,6 +5,11 @@ A speech server says its format once (Diatheke's model, Wyoming's
 any length: :class:`Resampler` keeps the partial frame between pieces and
 soxr's filter state between calls, so the output is what soxr makes of the
 whole stream, and each piece's output can go to the device at once.
+
+soxr works in float32 here: its int16 mode dithers with a random seed (two
+runs over the same audio differ by a sample value or two), while float32 is
+exact and independent of how the stream is cut, so the result equals
+``soxr.resample`` over the whole (rounded like :func:`~agent.gateway.tts.espeak.to_16k_mono`).
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ class Resampler:
         self.rate = rate or to  # 0: the server did not say; take it as ours
         self.width = width
         self.channels = channels
-        self._stream = soxr.ResampleStream(self.rate, to, 1, dtype="int16") if self.rate != to \
-            else None
+        self._stream = soxr.ResampleStream(self.rate, to, 1, dtype="float32") \
+            if self.rate != to else None
         self._odd = b""
 
     def convert(self, data: bytes, last: bool = False) -> bytes:
@@ -41,7 +46,8 @@ class Resampler:
         samples = self._mono16(data)
         if self._stream is None:
             return samples.tobytes()
-        return bytes(self._stream.resample_chunk(samples, last=last).astype("<i2").tobytes())
+        out = self._stream.resample_chunk(samples.astype(np.float32), last=last)
+        return np.clip(np.round(out), -32768, 32767).astype("<i2").tobytes()
 
     def _mono16(self, data: bytes) -> np.ndarray:
         if self.width == 2:
