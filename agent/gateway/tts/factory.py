@@ -1,20 +1,25 @@
-"""The configured speaker: ``tts.engine`` espeak (built in, the default) or wyoming.
-
-The Wyoming speaker (:func:`agent.gateway.tts.wyoming.create`) carries
-espeak-ng behind it for when its server fails.
-"""
+"""The configured speaker (``tts.engine``): espeak-ng, or another engine's module."""
 
 from __future__ import annotations
 
-from agent.gateway.settings import GatewaySettings
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from agent.gateway.tts.engine import Speaker
 from agent.gateway.tts.espeak import Espeak
 
+if TYPE_CHECKING:
+    from agent.gateway.settings import GatewaySettings
+
+FACTORIES = {"wyoming": "agent.gateway.tts.wyoming:create"}
+"""``tts.engine`` -> ``module:function`` (imported only when chosen)."""
+
 
 def create_speaker(settings: GatewaySettings) -> Speaker:
-    """The speaker of ``settings.tts`` (the ``wyoming`` package is imported only if used)."""
-    if settings.tts.engine == "wyoming":
-        from agent.gateway.tts.wyoming import create
-
-        return create(settings)
+    """The speaker of ``tts.engine`` (espeak-ng unless another is configured)."""
+    engine = getattr(settings.tts, "engine", "espeak")
+    if engine in FACTORIES:
+        module, _, function = FACTORIES[engine].partition(":")
+        made: Any = getattr(importlib.import_module(module), function)(settings)
+        return made
     return Espeak(voice=settings.tts.voice, speed=settings.tts.speed)
