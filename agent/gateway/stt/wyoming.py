@@ -31,7 +31,7 @@ from wyoming.client import AsyncClient
 from wyoming.info import Info
 
 from agent.gateway import wyoming_link as link
-from agent.gateway.endpoint import Endpointer
+from agent.gateway.stt.endpoint import Endpointer
 from agent.gateway.stt.engine import Transcript
 from agent.gateway.stt.stream import StreamBase, StreamContext, StreamFailure, SttListener
 from agent.gateway.wyoming_link import WyomingFault
