@@ -127,6 +127,33 @@ def test_each_fault_is_an_error_for_that_transaction_and_the_next_one_works(
     assert gateway.transaction("t-good").transcript == TEXT
 
 
+def test_a_server_with_its_own_vad_ends_the_utterance_while_the_device_streams(
+    gateway: RunningGateway, standin: WyomingStandIn
+) -> None:
+    from gateway_support import CHUNK, audio_msg, receive
+
+    standin.next(Script(own_vad_after=8 * CHUNK))
+    pcm = speech() + silence(10)
+    sent = 0
+    with open_client(gateway.url) as ws:
+        ws.send(json.dumps({"id": "t-vad", "action": "audio_start"}))
+        transcript = None
+        for i in range(0, len(pcm), CHUNK):
+            ws.send(audio_msg("t-vad", pcm[i : i + CHUNK]))
+            sent += CHUNK
+            try:
+                transcript = receive(ws, timeout=0.05)
+            except TimeoutError:
+                continue
+            break
+        assert transcript is not None and getattr(transcript, "transcript", None) == TEXT
+        ws.send(json.dumps({"id": "t-vad", "action": "audio_end"}))
+    assert sent < len(pcm)  # the device was still streaming
+    record = gateway.transaction("t-vad")
+    assert record.end_reason == "gateway" and record.transcript == TEXT
+    assert "audio-stop" not in standin.work()[0].events  # it did not need one
+
+
 def test_down_at_start_then_up_and_down_mid_gateway() -> None:
     port = free_port()
     uri = f"tcp://127.0.0.1:{port}"

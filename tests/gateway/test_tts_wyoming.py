@@ -180,3 +180,36 @@ def test_tts_settings_are_checked() -> None:
         with pytest.raises(ConfigError) as err:
             parse_gateway_settings({"tts": bad}, "gw.yaml")
         assert err.value.exit_code == 78 and key in str(err.value), str(err.value)
+
+
+def test_a_slow_agent_is_not_a_slow_server(standin: WyomingStandIn) -> None:
+    # 3 s between sentences, over timeout_s (2 s): the server owes nothing while it waits.
+    async def run() -> bytes:
+        async def sentences() -> AsyncIterator[str]:
+            yield SENTENCES[0]
+            await asyncio.sleep(3)
+            yield SENTENCES[1]
+
+        speaker = speaker_for(standin.uri)
+        audio = b"".join([pcm async for pcm in speaker.speak(sentences(), None)])
+        assert speaker.fallbacks == 0
+        return audio
+
+    assert asyncio.run(run()) == b"".join(soxr_of(s) for s in SENTENCES)
+
+
+def test_a_reply_cut_off_closes_the_servers_connection(standin: WyomingStandIn) -> None:
+    # Barge-in: the pipeline closes the speaker's generator after the first audio.
+    async def run() -> None:
+        async def sentences() -> AsyncIterator[str]:
+            yield SENTENCES[0]
+            await asyncio.sleep(30)  # the agent is still thinking when the user speaks
+            yield SENTENCES[1]
+
+        audio = speaker_for(standin.uri).speak(sentences(), None)
+        assert await anext(audio)
+        await audio.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(asyncio.wait_for(run(), 20))
+    standin.wait(lambda s: s.work() and not any(c.open for c in s.work()))
+    assert [t for c in standin.work() for t in c.texts] == SENTENCES[:1]

@@ -18,7 +18,8 @@ library's; on 127.0.0.1, on their own thread and event loop.
 
 Faults, scripted per connection (:class:`Script`): ``close`` (hang up after
 ``after`` audio bytes or TTS chunks), ``silent`` (never answer), ``garbage``
-(a line that is not a Wyoming event), ``error`` (an ``error`` event).
+(a line that is not a Wyoming event), ``error`` (an ``error`` event). And an ASR
+server with its own VAD (``own_vad_after``: the transcript before ``audio-stop``).
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class Script:
     after: int = 0
     """Audio bytes (ASR) or audio chunks sent (TTS) before the fault."""
     text: str = TEXT
+    own_vad_after: int = 0
+    """ASR: answer after this many audio bytes without waiting for audio-stop (a server
+    with its own VAD); 0: at audio-stop."""
 
 
 @dataclass
@@ -165,20 +169,28 @@ class _Handler(AsyncEventHandler):
             o._changed(add)
             if c.script.fault and len(c.audio) >= c.script.after and c.script.after > 0:
                 return await self._fault()
+            if 0 < c.script.own_vad_after <= len(c.audio) and c.transcript_at is None:
+                return await self._transcript()
         elif AudioStop.is_type(event.type):
             o._changed(lambda: setattr(c, "stopped_at", time.time()))
             if c.script.fault:
                 return await self._fault()
-            if o.streaming:
-                await self.write_event(TranscriptStart(language="en").event())
-                for piece in PIECES:
-                    await self.write_event(TranscriptChunk(text=piece).event())
-            c.transcript_at = time.time()
-            await self.write_event(Transcript(text=c.script.text, language="en").event())
-            if o.streaming:
-                await self.write_event(TranscriptStop().event())
-            return False  # one transcript per connection, as wyoming-faster-whisper does
+            if c.transcript_at is None:
+                return await self._transcript()
         return True
+
+    async def _transcript(self) -> bool:
+        c, o = self.conn, self.owner
+        assert c.script is not None
+        if o.streaming:
+            await self.write_event(TranscriptStart(language="en").event())
+            for piece in PIECES:
+                await self.write_event(TranscriptChunk(text=piece).event())
+        c.transcript_at = time.time()
+        await self.write_event(Transcript(text=c.script.text, language="en").event())
+        if o.streaming:
+            await self.write_event(TranscriptStop().event())
+        return False  # one transcript per connection, as wyoming-faster-whisper does
 
     async def _tts(self, event: Event) -> bool:
         c, o = self.conn, self.owner
