@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,3 +214,11 @@ def test_a_reply_cut_off_closes_the_servers_connection(standin: WyomingStandIn) 
     asyncio.run(asyncio.wait_for(run(), 20))
     standin.wait(lambda s: s.work() and not any(c.open for c in s.work()))
     assert [t for c in standin.work() for t in c.texts] == SENTENCES[:1]
+
+
+def test_a_server_on_a_unix_socket(tmp_path: Path) -> None:
+    with WyomingStandIn("tts", unix=str(tmp_path / "piper.sock")) as si:
+        assert si.uri.startswith("unix:///")
+        speaker = speaker_for(si.uri)
+        assert speak(speaker, SENTENCES[:1]) == soxr_of(SENTENCES[0])
+        assert speaker.fallbacks == 0

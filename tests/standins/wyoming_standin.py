@@ -47,7 +47,7 @@ from wyoming.info import (
     TtsVoice,
     TtsVoiceSpeaker,
 )
-from wyoming.server import AsyncEventHandler, AsyncTcpServer
+from wyoming.server import AsyncEventHandler, AsyncServer, AsyncTcpServer, AsyncUnixServer
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -237,10 +237,13 @@ class _Handler(AsyncEventHandler):
 class WyomingStandIn:
     """A stand-in server on its own thread: ``with WyomingStandIn("asr") as s: ... s.uri``."""
 
-    def __init__(self, kind: str, *, streaming: bool = False, port: int = 0) -> None:
+    def __init__(self, kind: str, *, streaming: bool = False, port: int = 0,
+                 unix: str | None = None) -> None:
         assert kind in ("asr", "tts")
         self.kind = kind
         self.streaming = streaming
+        self.unix = unix
+        """A Unix socket path to listen on instead of TCP."""
         self.port = port or free_port()
         self.scripts: deque[Script] = deque()
         self.conns: list[Conn] = []
@@ -254,7 +257,7 @@ class WyomingStandIn:
 
     @property
     def uri(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
+        return f"unix://{self.unix}" if self.unix else f"tcp://127.0.0.1:{self.port}"
 
     def info(self) -> Info:
         """What ``describe`` answers."""
@@ -334,7 +337,8 @@ class WyomingStandIn:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = AsyncTcpServer("127.0.0.1", self.port)
+        server: AsyncServer = AsyncUnixServer(self.unix) if self.unix else \
+            AsyncTcpServer("127.0.0.1", self.port)
         await server.start(lambda r, w: _Handler(self, r, w))
         self._ready.set()
         await self._stop.wait()

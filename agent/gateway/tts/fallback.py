@@ -86,15 +86,18 @@ class FallbackSpeaker:
                 async with closing(self.primary.speak(to_primary(), voice)) as audio:
                     async for pcm in audio:
                         yield pcm
-                await pumping  # the agent's own failure, if it had one, is the caller's
-                return
-            except TtsError as exc:
+            except Exception as exc:  # noqa: BLE001 - a bug in the primary: the user still hears
+                if not isinstance(exc, TtsError):
+                    log.exception("tts %s: unexpected failure", self.primary.name)
                 done = exc.done if isinstance(exc, PartialFailure) else 0
                 self.fallbacks += 1
                 log.warning("tts %s failed (%s): the rest of the reply (%d sentence(s) so far "
                             "unsaid) is spoken by %s (%d time(s) since the start)",
                             self.primary.name, exc, len(given) - done, self.fallback.name,
                             self.fallbacks)
+            else:  # (the agent's own failure, if it had one, is the caller's: not caught)
+                await pumping
+                return
             # The fallback gets its own configured voice: a voice name of the primary's
             # (en_US-lessac-medium) means nothing to it.
             unsaid = given[done:]
