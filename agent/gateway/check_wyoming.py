@@ -4,12 +4,17 @@ For each configured server (``stt.engine: wyoming``, ``tts.engine: wyoming``)
 one line per program it offers, with its models or voices, their languages
 and its streaming flags; or one FAIL line with the fix. A configured model or
 voice the server does not list is a FAIL too (the server would not use it).
+
+:func:`check_wyoming` gives the lines of both; :func:`check_stt_wyoming` and
+:func:`check_tts_wyoming` (with :func:`stt_unused` / :func:`tts_unused`) are the
+same as one service each, for a ``--check`` made of per-service steps.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Protocol
 
 from agent.gateway.settings import GatewaySettings
 from agent.gateway.wyoming_link import WyomingFault, asr_lines, describe, tts_lines
@@ -32,6 +37,38 @@ class Finding:
     name: str
     detail: str
     fix: str | None = None
+
+
+class StepsLike(Protocol):
+    """Where a per-service check writes its lines (``check_steps.Steps`` of ``--check``)."""
+
+    def add(self, name: str, ok: bool, detail: str, fix: str | None = None) -> bool:
+        """One step's result."""
+        ...
+
+
+def stt_unused(settings: GatewaySettings) -> str | None:
+    """Why ``stt.wyoming`` is not checked (None: ``stt.engine`` is wyoming)."""
+    return None if settings.stt.engine == "wyoming" else "stt.engine is not wyoming"
+
+
+def tts_unused(settings: GatewaySettings) -> str | None:
+    """Why ``tts.wyoming`` is not checked (None: ``tts.engine`` is wyoming)."""
+    return None if settings.tts.engine == "wyoming" else "tts.engine is not wyoming"
+
+
+def check_stt_wyoming(settings: GatewaySettings, source: str, steps: StepsLike) -> None:
+    """``stt.wyoming`` as one service of ``--check`` (its lines into ``steps``)."""
+    s = settings.stt.wyoming
+    for f in _describe("stt", s.uri, s.timeout_s, "model", s.model):
+        steps.add(f.name.partition(" ")[2] or f.name, f.ok, f.detail, f.fix)
+
+
+def check_tts_wyoming(settings: GatewaySettings, source: str, steps: StepsLike) -> None:
+    """``tts.wyoming`` as one service of ``--check`` (its lines into ``steps``)."""
+    t = settings.tts.wyoming
+    for f in _describe("tts", t.uri, t.timeout_s, "voice", t.voice):
+        steps.add(f.name.partition(" ")[2] or f.name, f.ok, f.detail, f.fix)
 
 
 def check_wyoming(settings: GatewaySettings) -> list[Finding]:

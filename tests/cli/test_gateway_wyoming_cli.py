@@ -49,3 +49,40 @@ def test_check_fails_with_the_fix_when_a_server_is_down_or_lacks_the_voice(
     assert "(fix: is it running? e.g. `wyoming-faster-whisper --uri tcp://0.0.0.0:10300" in out
     assert "FAIL tts.wyoming.voice: 'en_US-amy-low' is not among its voices (fix: use one of: " \
         f"{VOICES[1]}, {VOICES[0]})" in out
+
+
+class Collected:
+    """A per-service check's lines (what --check's Steps would hold)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, bool, str, str | None]] = []
+
+    def add(self, name: str, ok: bool, detail: str, fix: str | None = None) -> bool:
+        self.lines.append((name, ok, detail, fix))
+        return ok
+
+
+def test_the_per_service_checks_give_the_same_lines() -> None:
+    from agent.gateway.check_wyoming import (
+        check_stt_wyoming,
+        check_tts_wyoming,
+        stt_unused,
+        tts_unused,
+    )
+    from agent.gateway.settings import GatewaySettings, SttSettings, TtsSettings
+    from agent.gateway.wyoming_settings import WyomingSttSettings, WyomingTtsSettings
+
+    assert stt_unused(GatewaySettings()) and tts_unused(GatewaySettings())
+    with WyomingStandIn("asr") as asr:
+        settings = GatewaySettings(
+            stt=SttSettings(engine="wyoming", wyoming=WyomingSttSettings(uri=asr.uri)),
+            tts=TtsSettings(engine="wyoming", wyoming=WyomingTtsSettings(
+                uri=f"tcp://127.0.0.1:{free_port()}", timeout_s=2)))
+        assert stt_unused(settings) is None and tts_unused(settings) is None
+        stt, tts = Collected(), Collected()
+        check_stt_wyoming(settings, "gw.yaml", stt)
+        check_tts_wyoming(settings, "gw.yaml", tts)
+    assert stt.lines == [(asr.uri, True, "standin-asr 1.0: models tiny-int8 [en, de]; "
+                          "streaming transcripts no, needs external VAD yes", None)]
+    ((name, ok, detail, fix),) = tts.lines
+    assert not ok and "cannot connect" in detail and fix and "wyoming-piper" in fix
