@@ -147,8 +147,8 @@ class WyomingStream(StreamBase):
     async def _send(self, client: AsyncClient) -> None:
         """An ``audio-chunk`` per piece as it comes; ``audio-stop`` at the end of the utterance."""
         while (chunk := await self._take()) is not None:
-            await link.write(client, AudioChunk(rate=RATE, width=WIDTH, channels=CHANNELS,
-                                           audio=chunk).event())
+            chunk_event = AudioChunk(rate=RATE, width=WIDTH, channels=CHANNELS, audio=chunk)
+            await link.write(client, chunk_event.event())
             if self._endpointer is not None:
                 ended = self._endpointer.feed(chunk)
                 self.heard = self._endpointer.speech_start is not None
