@@ -21,7 +21,10 @@ The pocketsphinx engine (its English model ships in the wheel, offline):
    force-aligned to the same audio, and the language model's words are taken
    only when they explain the sound better by more than
    :data:`OPEN_VOCABULARY_MARGIN`: the bias that keeps the skills' exact
-   phrases (see :meth:`PocketsphinxEngine._grammar_wins`).
+   phrases (see :meth:`PocketsphinxEngine._grammar_wins`). The model listens
+   to the speech with :data:`FREE_MARGIN_S` around it, in a single-pass search
+   made on first use (:meth:`PocketsphinxEngine._free`). Without
+   ``open_vocabulary`` nothing of this runs.
 
 Two details matter for synthetic speech: digital silence (exact zeros)
 derails the acoustic model, so a seeded noise floor at about -50 dBFS is
