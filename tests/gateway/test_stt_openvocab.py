@@ -4,19 +4,28 @@
 the engine hear free speech with its general language model while a skill's
 exact phrase is still taken from the grammar. Speech is espeak-ng's (tests/speech.py);
 the engine is the real one, in this process and in a real worker of the pool
-behind a real :class:`BatchStream`. Assertions are on key words, not on exact
+behind a real :class:`BatchStream`, and a whole gateway on 127.0.0.1 whose chain
+has a free-text agent (a scripted one: the language model is not on main).
+Assertions are on key words, not on exact
 word error rates (the benchmark measures those: scripts/benchmarks/openvocab.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
-from gateway_support import spoken
+from gateway_support import open_client, spoken, utterance
 
+from agent.gateway.dialog.agent import Peer, ReplyPart, Say, Turn
+from agent.gateway.dialog.backend import Utterance
 from agent.gateway.dialog.builtin import default_skills
+from agent.gateway.dialog.registry import FACTORIES
 from agent.gateway.dialog.skills import MAIN_SEARCH, Dialog
+from agent.gateway.dialog_settings import DialogSettings
+from agent.gateway.in_thread import serve_in_thread
+from agent.gateway.settings import GatewaySettings, SttSettings
 from agent.gateway.stt.batch import BatchStream
 from agent.gateway.stt.pool import SttPool
 from agent.gateway.stt.stream import Final, StreamContext
@@ -136,3 +145,57 @@ def test_the_stream_context_reaches_the_engine_in_a_pool_worker() -> None:
         pool.close()
     assert free.source == "lm" and {"population", "china"} <= set(free.text.split()), free
     assert (closed.source, closed.text) == ("grammar", "what is the time"), closed
+
+
+class Listener:
+    """Stands in for the language model (not on main; its own tests are against its
+    servers): a free-text agent that notes what it was asked and answers briefly."""
+
+    name = "llm"
+    free_text = True
+    phrases: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def connect(self, peer: Peer) -> Listener:
+        return self
+
+    def hear(self, tid: str) -> Utterance | None:
+        return None
+
+    async def respond(self, turn: Turn) -> AsyncIterator[ReplyPart]:
+        self.asked.append(turn.text)
+        yield Say("A great many people.")
+
+    async def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+LISTENER = Listener()
+
+
+def create(settings: object, env: object) -> Listener:
+    """The agent factory the registry calls (FACTORIES["llm"] points here in the test)."""
+    return LISTENER
+
+
+def test_through_the_gateway_the_chain_with_a_free_text_agent_hears_free_speech(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(FACTORIES, "llm", f"{__name__}:create")
+    settings = GatewaySettings(
+        port=0, stt=SttSettings(workers=1), dialog=DialogSettings(engine=("skills", "llm"))
+    )
+    LISTENER.asked.clear()
+    with serve_in_thread(settings) as gateway, open_client(gateway.url) as ws:
+        free = utterance(ws, spoken("what is the population of china"))
+        skill = utterance(ws, spoken("what time is it"))
+    heard = free.transcript.transcript
+    assert {"population", "china"} <= set(heard.split()), heard
+    assert LISTENER.asked == [heard]  # the skills passed; the free-text agent was asked
+    assert free.text.text == "A great many people."
+    assert skill.transcript.transcript == "what time is it" and skill.skill == "time"
