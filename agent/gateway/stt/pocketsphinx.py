@@ -14,10 +14,11 @@ The pocketsphinx engine (its English model ships in the wheel, offline):
 3. falls back to the general language model when the grammar gives no full
    sentence, a low confidence, or explains only a small part of the speech;
 4. with ``open_vocabulary`` (an agent of the chain takes free text), the
-   general model also challenges a grammar sentence that passed step 2: a
-   grammar always returns *one of its sentences*, and "why is the sky blue"
-   comes out as "what is the time" with a confidence of 0.97, because the
-   phone loop of step 2 is a weak competitor. Both word sequences are then
+   general model replaces step 2 as the grammar's competitor: a grammar
+   always returns *one of its sentences*, and "why is the sky blue" comes out
+   as "what is the time" with a confidence of 0.97, because the phone loop of
+   step 2 is a weak competitor. Both word sequences (the grammar's full
+   sentence, trusted by step 2 or not, and the model's words) are then
    force-aligned to the same audio, and the language model's words are taken
    only when they explain the sound better by more than
    :data:`OPEN_VOCABULARY_MARGIN`: the bias that keeps the skills' exact
@@ -213,7 +214,7 @@ class PocketsphinxEngine:
         heard = self._grammar_pass(search, pcm, mask)
         if open_vocabulary:
             return done(*self._open_vocabulary(heard, pcm, mask))
-        if heard is not None:
+        if heard is not None and heard.confidence >= MIN_CONFIDENCE:
             return done(heard.text, heard.confidence, "grammar")
         return done(*self._general(self._lm_search, pcm))
 
@@ -229,7 +230,11 @@ class PocketsphinxEngine:
         self, heard: _Heard | None, pcm: bytes, mask: np.ndarray
     ) -> tuple[str, float, str]:
         """(text, confidence, source): the general model's words, unless the grammar
-        heard a trusted sentence that they do not clearly beat."""
+        heard a full sentence that they do not clearly beat. Here the model is the
+        grammar's competitor, in place of the phone loop's confidence: a sentence
+        the phone loop doubts may still stand ("hello" against the model's "the
+        load"), and one it trusts may fall ("what is the time" for "why is the
+        sky blue")."""
         if heard is not None:  # the audio the grammar heard it in (pre-roll cut off)
             pcm, mask = heard.pcm, heard.mask
         pcm, _ = _around_speech(pcm, mask, FREE_MARGIN_S)
@@ -239,8 +244,9 @@ class PocketsphinxEngine:
         return general
 
     def _grammar_pass(self, search: str | None, pcm: bytes, mask: np.ndarray) -> _Heard | None:
-        """The sentence grammar ``search`` hears in ``pcm`` when it is a full one that
-        it trusts; else None."""
+        """The full sentence grammar ``search`` hears in ``pcm``: the first one it
+        trusts (confidence >= :data:`MIN_CONFIDENCE`), else the first other; None
+        when there is none."""
         if search is None:
             return None
         if search not in self._fsgs:
@@ -248,13 +254,15 @@ class PocketsphinxEngine:
             return None
         # A device's pre-roll may open with the tail of its wake word; when the
         # grammar fails on the whole, try again from the first pause on.
+        doubted: _Heard | None = None
         for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
             text, segs = self._decode(search, part)
             if text and self._fsgs[search].accept(text):
                 confidence = self._confidence(search, text, segs, part, part_mask)
                 if confidence >= MIN_CONFIDENCE:
                     return _Heard(text, confidence, part, part_mask)
-        return None
+                doubted = doubted or _Heard(text, confidence, part, part_mask)
+        return doubted
 
     def _grammar_wins(self, sentence: str, words: str, pcm: bytes) -> bool:
         """True unless the general model's ``words`` explain ``pcm`` better than the
