@@ -259,8 +259,9 @@ with a confidence of 0.97, and so do "tell me a joke" ("tell me the time") and "
 the population of china"; the model is never asked.
 
 When `StreamContext.open_vocabulary` is set (an agent of the turn's chain, such as
-`llm`, takes free text), the general model is asked every time, and it challenges the
-grammar's sentence: both word sequences are force-aligned (`Decoder.set_align_text`) to
+`llm`, takes free text), the general model is asked every time, and it takes the phone
+loop's place as the grammar's competitor. The grammar's full sentence (trusted by the
+phone loop or not) and the model's words are force-aligned (`Decoder.set_align_text`) to
 the same audio, and the model's words are taken only when their acoustic score beats the
 grammar sentence's by more than `OPEN_VOCABULARY_MARGIN` (1,000 in the decoder's score
 units, summed over the utterance: a log-likelihood ratio). Alignment puts both in the same
@@ -273,7 +274,11 @@ open question that the grammar forced onto a phrase was beaten by 1,297 or more,
 where the model misheard it too ("tell me a joke" -> "do we all jump": 287, the grammar's
 "tell me the time" stands). The average per frame of speech separated the two far less
 well (8.9 against 10.6), so the total is used. When the model hears the grammar's
-sentence itself (or nothing), the grammar's answer stands.
+sentence itself (or nothing), the grammar's answer stands. A sentence the phone loop
+doubted competes too: with the grammar's sentence given up at once, the skills lost
+"hello" (en-gb) to the model's "the load" (beaten by -30: the grammar's fits better);
+every open question whose grammar sentence the phone loop doubted was beaten by 1,454
+or more.
 
 The general model listens to the speech with 0.3 s around it (the grammar's 1 s margins
 cost CPU and let it invent words in the silence: 35 % -> 26 % word errors) in a second
