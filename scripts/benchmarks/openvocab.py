@@ -110,7 +110,9 @@ class Tally:
     worst_cpu_s: float = 0.0
     misses: list[str] = field(default_factory=list)
 
-    def add(self, reference: str, text: str, source: str, cpu_s: float, audio_s: float) -> None:
+    def add(
+        self, reference: str, text: str, source: str, cpu_s: float, audio_s: float, voice: str
+    ) -> None:
         """Count one utterance."""
         self.exact += text == reference
         self.grammar += source == "grammar"
@@ -120,7 +122,7 @@ class Tally:
         self.audio_s += audio_s
         self.worst_cpu_s = max(self.worst_cpu_s, cpu_s)
         if text != reference:
-            self.misses.append(f"{reference!r} -> {text!r}")
+            self.misses.append(f"{voice}: {reference!r} -> {text!r}")
 
     @property
     def wer(self) -> float:
@@ -181,6 +183,7 @@ def measure(
     from agent.gateway.dialog.skills import MAIN_SEARCH
 
     tallies = {mode: Tally() for mode in modes}
+    tallies.update({f"{m}:{v}": Tally() for m in modes for v, _ in voices})
     for voice, wpm in voices:
         for sentence in sentences:
             pcm = _audio(sentence, voice, wpm)
@@ -189,7 +192,8 @@ def measure(
                 started = time.thread_time()
                 heard = engine.transcribe(pcm, search, open_vocabulary=mode != "off")
                 cpu = time.thread_time() - started
-                tallies[mode].add(sentence, heard.text, heard.source, cpu, heard.audio_s)
+                for key in (mode, f"{mode}:{voice}"):
+                    tallies[key].add(sentence, heard.text, heard.source, cpu, heard.audio_s, voice)
     return tallies
 
 
@@ -208,8 +212,9 @@ def openvocab_rows(quick: bool, write: bool = False) -> list[Row]:
     said = f"{len(voices)} espeak-ng voices"
     rows = [
         Row("ov1", f"word error rate, {len(questions)} questions outside the grammar x {said}",
-            f"{q['on'].wer:.1f} % with open vocabulary ({q['on'].errors}/{q['on'].words} words)"
-            f"; {q['off'].wer:.1f} % grammar only",
+            f"{q['on'].wer:.1f} % with open vocabulary ({q['on'].errors}/{q['on'].words} words; "
+            + ", ".join(f"{v} {q['on:' + v].wer:.1f} %" for v, _ in voices)
+            + f"); {q['off'].wer:.1f} % grammar only",
             f"{q['lm'].wer:.1f} % general model alone",
             "<= general model alone + 2 points", q["on"].wer <= q["lm"].wer + 2.0),
         Row("ov2", "questions forced onto a skill's phrase (source grammar)",
