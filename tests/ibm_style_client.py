@@ -1,7 +1,7 @@
 """A test client that behaves like IBM's Java sample for the Raspberry Pi (v1.5).
 
 Written from what that client was measured doing against this project's
-gateway (issue 13, and ``shared/docs/gateway-protocol.md``), not from its
+gateway (issue 13, and ``docs/protocol.md``), not from its
 source; it parses the gateway's JSON itself, as the Java client does, and
 never uses the project's decoder:
 

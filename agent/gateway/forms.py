@@ -1,6 +1,6 @@
 """Which reply form a client gets, decided once, at its handshake.
 
-The protocol has two forms of reply audio (``shared/docs/gateway-protocol.md``):
+The protocol has two forms of reply audio (``docs/protocol.md``):
 
 * **standard**: ``audio_data.data`` is base64 text (as clients send audio),
   and ``prompt`` rides on both ``text`` and ``audio_end``;

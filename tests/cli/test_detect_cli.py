@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from recordings import AUDIO
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+SHARED_AUDIO = AUDIO
 LINE = re.compile(r"^ +(\d+\.\d\d) s  (\w+)  score (\d\.\d{3})$")
 
 

@@ -26,7 +26,7 @@ from agent.config.load import known_keys, load_config, load_or_exit, parse_confi
 from agent.config.settings import LocationSettings, Settings, WakeSettings
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+CONFIG_MD = Path(__file__).resolve().parents[2] / "docs" / "config.md"  # the project's own contract
 EXAMPLE = REPO / "config" / "agent.yaml"
 LOCAL_URL = "ws://127.0.0.1:8765"
 
@@ -90,7 +90,7 @@ def defaults(url: str = LOCAL_URL) -> Settings:
 
 
 def config_md_yaml() -> str:
-    text = (SHARED / "docs" / "config.md").read_text(encoding="utf-8")
+    text = CONFIG_MD.read_text(encoding="utf-8")
     match = re.search(r"```yaml\n(.*?)```", text, re.S)
     assert match, "config.md has no yaml block"
     return match.group(1)

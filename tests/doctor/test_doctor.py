@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import trustme
+from recordings import AUDIO
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
@@ -43,7 +44,7 @@ from agent.doctor import audio, system
 from agent.doctor import report as doctor_report
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEECH = ROOT.parent / "shared" / "audio" / "speech_hi.wav"
+SPEECH = AUDIO / "speech_hi.wav"
 TOKEN = "s3cret-doctor-token-0123456789"
 API_KEY = "s3cret-doctor-api-key-9876543210"
 LINE = re.compile(r"^(OK|WARN|FAIL)\s+(.{18}) (.*)$")

@@ -1,7 +1,7 @@
 """Wake word detection: openWakeWord's pipeline on onnxruntime, gate, refractory, guard.
 
 Real models (the ONNX files in the installed openwakeword 0.5.1 wheel), real
-recordings from ../shared/audio and espeak-ng speech made at session start.
+recordings from tests/data/audio and espeak-ng speech made at session start.
 Nothing is mocked.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from recordings import AUDIO
 from speech import espeak, spoken_extent
 
 from agent.hearing.models import (
@@ -28,7 +29,7 @@ from agent.hearing.models import (
 from agent.hearing.wake import Detection, WakeDetector, frame_dbfs
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+SHARED_AUDIO = AUDIO
 SR = 16000
 FOUR = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy")
 GATE_DBFS = -55.0

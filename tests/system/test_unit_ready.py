@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from recordings import AUDIO
 
 # Needs the daemon (agent/daemon.py, `voice-agent run`): skipped until it exists.
 pytest.importorskip("agent.device.daemon")
@@ -33,7 +34,6 @@ from websockets.sync.server import ServerConnection, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "voice-agent.service"
-AUDIO = ROOT.parent / "shared" / "audio"
 # Long enough that a realtime file input is still being read when the test ends.
 CLIP = AUDIO / "negative_office_talk_34s.wav"
 ENTRY_POINT = Path(sys.executable).parent / "voice-agent"
