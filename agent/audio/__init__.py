@@ -17,8 +17,6 @@ Modules (import the one you need; nothing heavy is imported here):
 - :mod:`agent.audio.util`: a rate-limited log line.
 - :mod:`agent.audio.reference`: :class:`ReferenceTap` and :class:`ReferenceTimeline`,
   what the speaker played and when (the echo canceller's far-end reference).
-- :mod:`agent.audio.room`: :class:`SimulatedRoom`, a speaker and a microphone that
-  hear each other (delay, reverberation, distortion), for tests and benchmarks.
 
 May import: :mod:`agent.common` only. It knows nothing of :mod:`agent.device`.
 """
