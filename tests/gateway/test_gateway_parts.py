@@ -12,8 +12,10 @@ import pytest
 from gateway_support import RATE, recording, silence, spoken
 
 from agent.common.settings_values import ConfigError
+from agent.gateway.alarms import Book, TimerService
 from agent.gateway.dialog.builtin import default_skills, parse_duration, say_duration
 from agent.gateway.dialog.skills import Dialog, Reply, Request, Skills
+from agent.gateway.dialog.timer import NoTimerBook
 from agent.gateway.endpoint import FRAME, Endpointer, speech_mask
 from agent.gateway.grammar import Grammar, PatternError, normalize
 from agent.gateway.settings import (
@@ -21,6 +23,7 @@ from agent.gateway.settings import (
     load_gateway_settings,
     parse_gateway_settings,
 )
+from agent.gateway.timers import TimerStore
 from agent.gateway.tts import Espeak, TtsError, parse_wav
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,8 +79,15 @@ def test_adding_a_skill_is_one_decorated_function() -> None:
     assert skills.respond("open the door", d).skill == "fallback"
 
 
+def with_timers(owner: str = "kitchen") -> Dialog:
+    """A dialog with a real timer book (in-memory store), as a gateway connection has."""
+    d = Dialog()
+    d.timers = Book(TimerService(TimerStore(None), 900), owner)
+    return d
+
+
 def test_timer_dialog_keeps_state_until_answered() -> None:
-    skills, d = default_skills(), Dialog()
+    skills, d = default_skills(), with_timers()
     now = datetime(2024, 5, 17, 9, 5)
     first = skills.respond("set a timer", d, now)
     assert (first.skill, first.reply.prompt, d.pending) == ("timer", True, "timer")
@@ -86,17 +96,28 @@ def test_timer_dialog_keeps_state_until_answered() -> None:
     assert confused.skill == "timer" and confused.reply.prompt is True
     done = skills.respond("for half an hour", d, now)
     assert "thirty minutes" in done.reply.text and done.reply.prompt is False
+    assert done.reply.timer is not None and done.reply.timer["seconds"] == 1800
+    assert [card["id"] for card, _ in d.timers.running()] == [done.reply.timer["id"]]
     assert d.pending is None and skills.search_for(d) == "main"
 
 
 def test_timer_dialog_gives_up_or_is_cancelled() -> None:
     skills = default_skills()
-    d = Dialog()
+    d = with_timers()
     skills.respond("set a timer", d)
     skills.respond("banana", d)
     assert skills.respond("banana", d).reply.prompt is False and d.pending is None
     skills.respond("start a timer", d)
     assert skills.respond("never mind", d).skill == "cancel" and d.pending is None
+
+
+def test_a_timer_skill_with_no_book_is_a_set_up_error() -> None:
+    # No "Okay, a timer for ..., starting now." for a timer that would never ring.
+    skills, d = default_skills(), Dialog()
+    with pytest.raises(NoTimerBook, match="dialog.timers"):
+        skills.respond("set a timer for five seconds", d)
+    with pytest.raises(NoTimerBook):
+        skills.respond("how much time is left", d)
 
 
 def test_builtin_answers() -> None:
