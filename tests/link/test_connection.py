@@ -767,3 +767,16 @@ def test_a_lost_connection_is_said_once() -> None:
         "connection lost: [Errno 104] Connection reset by peer"
     )
     assert lost("ping timeout: no reply") == "connection lost: ping timeout: no reply"
+
+
+def test_a_connect_and_a_disconnect_are_each_said_once_at_info(servers, connect, caplog):
+    # agent.events says "connected url=..." / "disconnected ..."; the connection's
+    # own lines are DEBUG, so the log does not say each one twice.
+    caplog.set_level(logging.INFO)
+    server = gateway_server(servers)
+    conn, _rec, _ = connect(gateway_settings(server.url()), events=EventSink("text"))
+    assert conn.wait_connected(TIMEOUT)
+    conn.close()
+    said = [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.INFO and "connected" in r.getMessage()]
+    assert [m.split()[0] for m in said] == ["connected", "disconnected"], said
