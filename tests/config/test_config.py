@@ -939,6 +939,19 @@ def test_redact_url() -> None:
     assert redact_url("wss://h/a?token=x&b=1#f") == "wss://h/a?token=***&b=1#f"
     assert redact_url("wss://u:p@h:1/") == "wss://u:***@h:1/"
     assert redact_url("wss://h/a") == "wss://h/a"
+    # Quoted as written, not rebuilt: no "://" added to a value without a scheme.
+    assert redact_url("gateway.example.com:8765") == "gateway.example.com:8765"
+    assert redact_url("example.com:8765/?api_key=k") == "example.com:8765/?api_key=***"
+    assert redact_url("WSS://u:p@h/x?a=1") == "WSS://u:***@h/x?a=1"
+
+
+def test_a_url_without_a_scheme_is_quoted_as_written(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "gateway:\n  url: gateway.example.com:8765\n")
+    result = check_config(str(path))
+    assert result.returncode == 78
+    assert result.stderr.strip().endswith(
+        "gateway.url: expected a ws:// or wss:// URL, got 'gateway.example.com:8765'"
+    )
 
 
 # --- load_or_exit and robustness --------------------------------------------------------
