@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"voice-agent announce: refused by {url}: HTTP "
               f"{exc.response.status_code}", file=sys.stderr)
         return 1
+    except ConnectionRefusedError:
+        print(f"voice-agent announce: no gateway is listening at {url} "
+              "(is `voice-agent gateway` running? --url or --config names another)",
+              file=sys.stderr)
+        return 1
     except (OSError, TimeoutError, WebSocketException, ProtocolError) as exc:
         print(f"voice-agent announce: {url}: {exc}", file=sys.stderr)
         return 1
