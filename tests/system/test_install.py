@@ -161,7 +161,8 @@ def test_no_script_of_the_tree_names_the_build_directory(installed: Installed) -
     scripts = [p for p in (installed.venv / "bin").iterdir() if p.is_file()]
     shebangs = {p.read_bytes().split(b"\n", 1)[0] for p in scripts
                 if p.read_bytes().startswith(b"#!")}
-    assert shebangs == {b"#!/opt/voice-agent/bin/python"}
+    assert b"#!/opt/voice-agent/bin/python" in shebangs  # voice-agent's own, at least
+    assert all(s.startswith(b"#!/opt/voice-agent/bin/python") for s in shebangs), shebangs
     texts = [*scripts, installed.venv / "pyvenv.cfg"]
     named = [p.name for p in texts if str(installed.root).encode() in p.read_bytes()]
     assert named == []
