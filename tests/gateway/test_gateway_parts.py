@@ -12,18 +12,18 @@ import pytest
 from gateway_support import RATE, recording, silence, spoken
 
 from agent.common.settings_values import ConfigError
-from agent.gateway.alarms import Book, TimerService
 from agent.gateway.dialog.builtin import default_skills, parse_duration, say_duration
 from agent.gateway.dialog.skills import Dialog, Reply, Request, Skills
 from agent.gateway.dialog.timer import NoTimerBook
-from agent.gateway.endpoint import FRAME, Endpointer, speech_mask
 from agent.gateway.grammar import Grammar, PatternError, normalize
 from agent.gateway.settings import (
     GatewaySettings,
     load_gateway_settings,
     parse_gateway_settings,
 )
-from agent.gateway.timers import TimerStore
+from agent.gateway.stt.endpoint import FRAME, Endpointer, speech_mask
+from agent.gateway.timers.alarms import Book, TimerService
+from agent.gateway.timers.store import TimerStore
 from agent.gateway.tts import Espeak, TtsError, parse_wav
 
 ROOT = Path(__file__).resolve().parents[2]
