@@ -215,6 +215,7 @@ class Session:
         if tx is None or tx.id != msg.id or tx.closed:
             log.debug("connection %d: audio_end for %r ignored", self.number, msg.id)
             return
+        tx.device_reason = msg.reason
         if tx.end_reason is None:
             self._end(tx, "client")
         self._close(tx)
@@ -286,6 +287,13 @@ class Session:
             result.cpu_s * 1000,
             result.audio_s,
         )
+        if not result.text and tx.device_reason == "no_speech":
+            # The device gave up before anyone spoke and has gone back to idle;
+            # nothing was heard here either: the transaction ends quietly
+            # (docs/protocol.md), not with "Sorry, I didn't hear anything."
+            log.info("connection %d: %s: no speech, as the device said: no reply",
+                     self.number, tx.id)
+            return
         await self._send(SttTranscript(tx.id, result.text, result.confidence, tx.id))
         tts = tx.options.get("tts") if isinstance(tx.options, dict) else None
         turn = Turn(tx.id, result.text, wake_word=tx.wake_word)
