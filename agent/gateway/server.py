@@ -42,7 +42,7 @@ from agent.common.redact import REDACTOR, guard_websockets_logs
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.registry import create_agents
 from agent.gateway.dialog.skills import Skills
-from agent.gateway.forms import choose_form
+from agent.gateway.forms import choose_form, is_announce_tool
 from agent.gateway.pipeline import Pipeline
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.session import Services, Session
@@ -166,11 +166,18 @@ class Gateway:
             device=owner,
         )
         target = SessionTarget(session, owner)
-        session.peer.timers = self.timers.attach(target)
-        log.info(
-            "connection %d from %s (device %s): reply form %s (%s)", number, ws.remote_address,
-            target.owner, form.form, form.why,
-        )
+        tool = is_announce_tool(user_agent)
+        if tool:
+            # `voice-agent announce`: not a device (no timers, never a target);
+            # its request is logged once, as "announced ... on ...".
+            log.debug("connection %d from %s: the voice-agent announce tool", number,
+                      ws.remote_address)
+        else:
+            session.peer.timers = self.timers.attach(target)
+            log.info(
+                "connection %d from %s (device %s): reply form %s (%s)", number,
+                ws.remote_address, target.owner, form.form, form.why,
+            )
         try:
             await self._serve(ws, session, record, target)
         except ConnectionClosed:
@@ -181,7 +188,8 @@ class Gateway:
             self._active -= 1
             if recorder is not None and record is not None:
                 recorder.closed(record, ws.close_code)
-            log.info("connection %d closed (%s)", number, ws.close_code)
+            log.log(logging.DEBUG if tool else logging.INFO, "connection %d closed (%s)", number,
+                    ws.close_code)
 
     async def _serve(
         self,

@@ -4,6 +4,7 @@ kept per device, kept across a restart (SIGTERM, start again), and
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -157,3 +158,22 @@ def test_an_unusable_state_dir_is_a_config_error_naming_the_key(tmp_path: Path) 
     with pytest.raises(ConfigError) as info:
         Gateway(GatewaySettings(port=0, state_dir=str(blocker / "state")))
     assert info.value.exit_code == 78 and "state_dir" in str(info.value)
+
+
+def test_the_announce_tool_is_not_logged_or_counted_as_a_device(
+    gateway: RunningGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="agent.gateway")
+    with open_client(gateway.url + "?userID=hall") as hall:
+        done = _announce(gateway.url, "The bath is full.")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "announced on 1 device(s): hall"  # not itself
+        assert read_reply(hall, timeout=20).text.text == "The bath is full."
+    record = next(c for c in gateway.connections
+                  if c.user_agent and c.user_agent.startswith("voice-agent-announce/"))
+    assert record.reply_form == "standard"
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    # One INFO line for the device's connection, none for the tool's; the request once.
+    assert len([m for m in said if " from " in m and "(device " in m]) == 1, said
+    assert [m for m in said if m.startswith(f"connection {record.number} ")] == []
+    assert len([m for m in said if m.startswith("announced 'The bath is full.'")]) == 1
