@@ -337,3 +337,19 @@ def test_the_server_refuses_an_open_non_loopback_bind_however_built() -> None:
 
     with pytest.raises(ConfigError, match="not loopback"):
         Gateway(GatewaySettings(host="0.0.0.0", port=0))
+
+
+def test_timers_are_named_as_people_say_them() -> None:
+    from agent.gateway.dialog.timer import timer_name
+
+    assert [timer_name(s) for s in (5, 45, 300, 1800, 3600)] == [
+        "five-second", "forty-five-second", "five-minute", "thirty-minute", "one-hour"
+    ]
+    skills, d = default_skills(), with_timers()
+    assert skills.respond("set a timer for five seconds", d).reply.timer["name"] == "five-second"
+    left = skills.respond("how much time is left on the five second timer", d).reply.text
+    assert left.startswith("The five-second timer has ")
+    # A timer kept from before (its name unhyphenated) is still found by name.
+    d.timers.start(600, "ten minute")
+    gone = skills.respond("cancel the ten minute timer", d).reply.text
+    assert gone == "Okay, the ten minute timer is cancelled."

@@ -36,22 +36,22 @@ def test_several_timers_time_left_and_cancel(gateway: RunningGateway) -> None:
     with open_client(gateway.url + "?userID=pantry") as ws:
         assert text_turn(ws, "how much time is left").text.text == "You have no timers."
         five = text_turn(ws, "set a timer for five minutes").response.data["timer"]
-        assert five["name"] == "five minute" and five["event"] == "started"
+        assert five["name"] == "five-minute" and five["event"] == "started"
         ten = text_turn(ws, "set a timer for ten minutes").response.data["timer"]
         left = text_turn(ws, "how much time is left").text.text
         assert re.fullmatch(
-            r"You have 2 timers: the five minute timer has (5 minutes|4 minutes and 5\d seconds)"
-            r" left; the ten minute timer has (10 minutes|9 minutes and 5\d seconds) left\.",
+            r"You have 2 timers: the five-minute timer has (5 minutes|4 minutes and 5\d seconds)"
+            r" left; the ten-minute timer has (10 minutes|9 minutes and 5\d seconds) left\.",
             left,
         ), left
         which = text_turn(ws, "cancel the timer")  # two running: it asks which
-        assert "Say, for example, cancel the five minute timer" in which.text.text
+        assert "Say, for example, cancel the five-minute timer" in which.text.text
         gone = text_turn(ws, "cancel the ten minute timer")
         assert gone.skill == "timer_cancel"
-        assert gone.text.text == "Okay, the ten minute timer is cancelled."
+        assert gone.text.text == "Okay, the ten-minute timer is cancelled."
         assert gone.response.data["timer"] == {**ten, "event": "cancelled"}
         one = text_turn(ws, "how much time is left on the timer").text.text
-        pattern = r"The five minute timer has (5 minutes|4 minutes and 5\d seconds) left\."
+        pattern = r"The five-minute timer has (5 minutes|4 minutes and 5\d seconds) left\."
         assert re.fullmatch(pattern, one), one
         assert text_turn(ws, "cancel the timer").response.data["timer"]["id"] == five["id"]
         assert text_turn(ws, "how much time is left").text.text == "You have no timers."
@@ -64,7 +64,7 @@ def test_timers_are_kept_per_device(gateway: RunningGateway) -> None:
         text_turn(a, "set a timer for one second")
         assert text_turn(b, "how much time is left").text.text == "You have no timers."
         done = read_reply(a, timeout=20)  # the announcement, to the device that set it
-        assert done.text.text == "Your one second timer is done."
+        assert done.text.text == "Your one-second timer is done."
         assert done.response.data["timer"]["event"] == "finished"
         assert {m.id for m in done.messages} == {done.response.id}  # one id, never opened
         assert len(done.reply_audio) > 16000  # spoken
@@ -116,7 +116,7 @@ def test_a_timer_set_before_a_restart_still_rings(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             _stop(proc)
-    assert done.text.text == "Your five second timer is done."
+    assert done.text.text == "Your five-second timer is done."
     assert done.response.data["timer"] == {**started, "event": "finished"}
     assert (tmp_path / "state" / "timers.db").exists()
 

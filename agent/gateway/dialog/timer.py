@@ -2,7 +2,7 @@
 
 Timers are real when the gateway runs them (``dialog.timers``, an
 :class:`agent.gateway.timers.alarms.Book` per device); each is named by its duration
-("the five minute timer"), several may run at once, and every reply about one
+("the five-minute timer"), several may run at once, and every reply about one
 carries a ``timer`` card (``response.data.timer``). The skills need the book:
 without one (skills used where no gateway runs the timers) they raise
 :class:`NoTimerBook` rather than promise a timer that would never ring.
@@ -79,11 +79,17 @@ def say_duration(seconds: int) -> str:
 
 
 def timer_name(seconds: int) -> str:
-    """A timer's name: its duration as an adjective ("five minute", "thirty second")."""
+    """A timer's name as people say it: its duration as an adjective, hyphenated
+    ("five-second", "forty-five-minute": "the five-second timer")."""
     if seconds == 1800:
-        return "thirty minute"
+        return "thirty-minute"
     phrase = say_duration(seconds)
-    return phrase[:-1] if phrase.endswith("s") else phrase
+    return spelled(phrase[:-1] if phrase.endswith("s") else phrase)
+
+
+def spelled(name: str) -> str:
+    """A timer name as written ("five minute" as heard -> "five-minute")."""
+    return "-".join(name.split())
 
 
 def say_left(seconds: float) -> str:
@@ -118,7 +124,7 @@ def _book(req: Request) -> Any:
 
 def _named(req: Request) -> str | None:
     m = _NAME_RE.search(req.text)
-    return m.group("name") if m else None
+    return spelled(m.group("name")) if m else None
 
 
 def set_timer(req: Request) -> Reply:
@@ -140,7 +146,8 @@ def _running(req: Request) -> tuple[list[tuple[dict[str, Any], float]], str | No
     timers = list(_book(req).running())
     name = _named(req)
     if name is not None:
-        timers = [t for t in timers if t[0]["name"] == name]
+        # spelled(): a timer kept from before names were hyphenated matches too.
+        timers = [t for t in timers if spelled(t[0]["name"]) == name]
     return timers, name
 
 

@@ -3,7 +3,7 @@
 :class:`TimerService` runs on the gateway's event loop. Skills start, list and
 cancel timers through a :class:`Book` (one per device: ``dialog.timers``);
 when a timer is due the service sends that device the announcement
-"Your five minute timer is done." with its audio and a ``timer`` card
+"Your five-minute timer is done." with its audio and a ``timer`` card
 (``event: finished``), in the announcement form of the protocol (an id the
 device never opened).
 
