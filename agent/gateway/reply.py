@@ -82,17 +82,22 @@ class ReplySender:
         self.hurried = 0
         """Replies whose pacing was ended early by :meth:`hurry` (for tests and logs)."""
 
-    async def speak(self, pcm: bytes, prompt: Prompt | None, *, rid: str | None = None) -> str:
+    async def speak(
+        self, pcm: bytes, prompt: Prompt | None, *, rid: str | None = None,
+        pace: float | None = None,
+    ) -> str:
         """Send ``pcm`` as one reply (``prompt`` on its ``audio_end``); returns its id.
 
         ``rid`` is the reply's id (an announcement's, shared with its text); a
-        new one by default. Returns when the reply has been sent. A reply still
-        streaming is hurried and finished first, so two replies never interleave.
+        new one by default. ``pace`` overrides ``reply.pace`` for this reply.
+        Returns when the reply has been sent. A reply still streaming is
+        hurried and finished first, so two replies never interleave.
         """
         await self._finish_previous()
         rid = rid or new_id()
         self._hurry = asyncio.Event()
-        task = asyncio.create_task(self._stream(rid, pcm, prompt, self._hurry))
+        pace = self.pace if pace is None else pace
+        task = asyncio.create_task(self._stream(rid, pcm, prompt, self._hurry, pace))
         task.add_done_callback(self._done)
         self._task = task
         try:
@@ -168,10 +173,10 @@ class ReplySender:
             await asyncio.wait([task])  # its failure is its own turn's, not ours
 
     async def _stream(
-        self, rid: str, pcm: bytes, prompt: Prompt | None, hurry: asyncio.Event
+        self, rid: str, pcm: bytes, prompt: Prompt | None, hurry: asyncio.Event, pace: float
     ) -> None:
         pieces = chunks(pcm, self.chunk_ms)
-        offsets = schedule([len(p) for p in pieces], self.pace)
+        offsets = schedule([len(p) for p in pieces], pace)
         loop = asyncio.get_running_loop()
         await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
         start = loop.time()

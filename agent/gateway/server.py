@@ -52,7 +52,7 @@ from agent.gateway.stt.pool import SttPool
 from agent.gateway.timers.alarms import CONNECTION_OWNER, TimerService
 from agent.gateway.timers.announce import SessionTarget
 from agent.gateway.timers.store import TimerStore
-from agent.gateway.tts.engine import Speaker
+from agent.gateway.tts.engine import Speaker, speak_text
 from agent.gateway.tts.factory import create_speaker
 from agent.link.protocol import Announce, GatewayMessage, ProtocolError, decode_client, encode
 
@@ -97,7 +97,12 @@ class Gateway:
             ),
             recorder=recorder,
         )
-        self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
+        speaker = self.services.pipeline.speaker
+        self.timers = TimerService(
+            _timer_store(settings), settings.timers.max_ring_s,
+            # A timer's announcement is made when it is set: it rings on time.
+            speak=lambda text: speak_text(speaker, text, None),
+        )
         self._numbers = itertools.count(1)
         self._active = 0
         self.port: int | None = None

@@ -4,6 +4,7 @@ kept per device, kept across a restart (SIGTERM, start again), and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -177,3 +178,52 @@ def test_the_announce_tool_is_not_logged_or_counted_as_a_device(
     assert len([m for m in said if " from " in m and "(device " in m]) == 1, said
     assert [m for m in said if m.startswith(f"connection {record.number} ")] == []
     assert len([m for m in said if m.startswith("announced 'The bath is full.'")]) == 1
+
+
+def test_a_timers_speech_is_made_when_it_is_set_and_used_when_it_rings() -> None:
+    # The scheduler with its own clock (so "due" comes when the test says), a
+    # speaker that notes when it was asked, and a device that notes what it got.
+    from agent.gateway.timers.alarms import Book, TimerService
+    from agent.gateway.timers.store import TimerStore
+
+    now = [1000.0]
+    asked: list[tuple[str, float]] = []
+    got: list[tuple[str, bytes | None]] = []
+
+    async def speak(text: str) -> bytes:
+        asked.append((text, now[0]))
+        return b"\x01\x00" * 160
+
+    class Device:
+        owner = "kitchen"
+
+        async def announce(self, text: str, card: object, speech: bytes | None = None) -> None:
+            got.append((text, speech))
+
+        async def answer(self, msg: object) -> None:
+            raise AssertionError("no announce request here")
+
+    async def scenario() -> None:
+        service = TimerService(TimerStore(None), 900, clock=lambda: now[0], speak=speak)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(service.run(stop))
+        book: Book = service.attach(Device())
+        card = book.start(5, "five-second")
+        for _ in range(100):  # until the speaker has been asked (a few loop turns)
+            if asked:
+                break
+            await asyncio.sleep(0)
+        assert asked == [("Your five-second timer is done.", 1000.0)]  # at set time
+        now[0] = 1005.0  # due
+        service.changed()
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await runner
+        assert got == [("Your five-second timer is done.", b"\x01\x00" * 160)]
+        assert service.store.get(card["id"]).state == "delivered"
+        assert len(asked) == 1  # not made again at the due time
+
+    asyncio.run(scenario())
