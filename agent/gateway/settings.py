@@ -128,7 +128,14 @@ class ReplySettings:
     """Audio per ``audio_data`` message."""
     pace: float = 1.5
     """Reply audio is sent at this many times real time (0: all at once). The
-    first chunk goes at once; a new ``audio_start`` sends the rest at once."""
+    first chunk goes at once; a new ``audio_start`` sends the rest at once.
+    To clients of the Node form, never more than about 1 s ahead of playback
+    (:data:`agent.gateway.reply.LEGACY_LEAD_S`), however long the reply."""
+    legacy_tail_ms: int = 600
+    """Silence added to the end of every reply to clients of the Node form (the
+    legacy ones): IBM's client cuts the last 0.34-0.5 s it was sent (it flushes
+    its speaker line at ``audio_end`` instead of draining it), so what it cuts
+    is this silence, not speech. 0: none."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +290,7 @@ def parse_gateway_settings(
         form=reply_r.choice("form", d.reply.form, REPLY_FORMS),  # type: ignore[arg-type]
         chunk_ms=_int(reply_r, "chunk_ms", d.reply.chunk_ms, 10, 1000),
         pace=_pace(reply_r, d.reply.pace),
+        legacy_tail_ms=_int(reply_r, "legacy_tail_ms", d.reply.legacy_tail_ms, 0, 5000),
     )
 
     ep_r = top.sub("endpointing", field_names(EndpointingSettings))
