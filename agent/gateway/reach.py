@@ -10,6 +10,7 @@ status codes and the names of settings.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import re
 import socket
@@ -70,6 +71,20 @@ def key_refused(status: int | str, key: str) -> str:
 def refused(status: int | str) -> str:
     """A handshake refused for another reason than the key."""
     return f"the service refused the connection (HTTP {status})"
+
+
+async def probe(host: str, port: int, timeout_s: float = 2.0) -> str | None:
+    """Why ``host:port`` cannot be reached now (a TCP connect), or None when it can.
+
+    For libraries that report a down service only as a deadline (gRPC waits
+    for the channel to be ready): the words ``--check`` would print.
+    """
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, TimeoutError, UnicodeError) as exc:
+        return cannot_reach(exc, host, port)
+    writer.close()
+    return None
 
 
 def split_address(address: str) -> tuple[str, int]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from diatheke_standin import StandIn
-from gateway_support import open_client, silence, spoken, utterance
+from gateway_support import open_client, silence, spoken, text_turn, utterance
 from standins.v3_standin import V3StandIn
 
 from agent.gateway.check import SERVICES, run_check
@@ -126,3 +126,16 @@ def test_a_turn_fails_with_the_words_of_the_check(
     assert [detail for _, _, detail in failed] == [said]
     error = turn_error(settings)
     assert "assemblyai" in error and error.endswith(f": {said}"), error
+
+
+def test_a_diatheke_turn_with_no_server_says_what_the_check_says(unused_port: int) -> None:
+    settings = diatheke(f"127.0.0.1:{unused_port}")
+    settings = GatewaySettings(port=0, stt=settings.stt, dialog=DialogSettings(
+        engine=("diatheke",),
+        diatheke=DiathekeSettings(address=f"127.0.0.1:{unused_port}", timeout_s=1.0)))
+    said = f"cannot connect to 127.0.0.1:{unused_port} (connection refused)"
+    failed = [line for line in lines_of(settings, "dialog.diatheke") if line[0] is False]
+    assert [detail for _, _, detail in failed] == [said]
+    with serve_in_thread(settings) as gw, open_client(gw.url) as ws:
+        turn = text_turn(ws, "set a timer")
+    assert turn.first(GatewayError).message == f"dialog server: {said}"
