@@ -46,27 +46,29 @@ def cards(turn: object) -> list[dict[str, object]]:
 
 
 def test_the_timer_dialog_two_turns_command_and_session_end(standin: StandIn) -> None:
-    with gateway_for(standin) as gw, open_client(gw.url) as ws:
-        first = utterance(ws, SPEECH)
-        assert first.transcript.transcript == "set a timer"  # Diatheke's ASR, not the gateway's
-        assert first.text.text == ASK
-        assert first.response.speech_text == ASK
-        audio = first.reply_audio
-        # 0.6 s of reply at the model's rate, delivered at 16 kHz (API 2's model says 8 kHz).
-        assert abs(len(audio) / 2 / 16000 - REPLY_S) < 0.02
-        assert first.messages[-1].prompt is True  # WaitForUser without a wake word
-        assert first.actions == ["stt_transcript", "response", "text", "audio_start",
-                                 "audio_data", "audio_end"]
-        second = utterance(ws, spoken("five minutes"))
-        assert second.transcript.transcript == "five minutes"
-        assert cards(second) == [{"command": "set_timer", "parameters": {"duration": "300"}}]
-        assert second.text.text == CONFIRM
-        assert second.messages[-1].prompt is False  # back to the wake word
-        assert standin.wait_for(lambda log: len(log.command_results) == 1)
-        result = standin.log.command_results[0]
-        assert (getattr(result, "id", None) or result.command_id) == "set_timer"
-        assert standin.log.audio_bytes and all(n > 16000 for n in standin.log.audio_bytes)
-        assert standin.log.stale_tokens == 0  # every call carried the latest token
+    with gateway_for(standin) as gw:
+        with open_client(gw.url) as ws:
+            first = utterance(ws, SPEECH)
+            assert first.transcript.transcript == "set a timer"  # Diatheke's ASR, not the gateway's
+            assert first.text.text == ASK
+            assert first.response.speech_text == ASK
+            audio = first.reply_audio
+            # 0.6 s of reply at the model's rate, delivered at 16 kHz (API 2's model says 8 kHz).
+            assert abs(len(audio) / 2 / 16000 - REPLY_S) < 0.02
+            assert first.messages[-1].prompt is True  # WaitForUser without a wake word
+            assert first.actions == ["stt_transcript", "response", "text", "audio_start",
+                                     "audio_data", "audio_end"]
+            second = utterance(ws, spoken("five minutes"))
+            assert second.transcript.transcript == "five minutes"
+            assert cards(second) == [{"command": "set_timer", "parameters": {"duration": "300"}}]
+            assert second.text.text == CONFIRM
+            assert second.messages[-1].prompt is False  # back to the wake word
+            assert standin.wait_for(lambda log: len(log.command_results) == 1)
+            result = standin.log.command_results[0]
+            assert (getattr(result, "id", None) or result.command_id) == "set_timer"
+            assert standin.log.audio_bytes and all(n > 16000 for n in standin.log.audio_bytes)
+            assert standin.log.stale_tokens == 0  # every call carried the latest token
+        # The connection is closed: its session is deleted.
         assert standin.wait_for(lambda log: log.deleted == log.created and bool(log.created))
     assert standin.log.created == standin.log.deleted  # one session, deleted at disconnect
 
