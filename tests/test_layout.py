@@ -221,11 +221,12 @@ def reachable_from(graph: dict[str, set[str]], roots: set[str]) -> set[str]:
 
 
 def run_by_name() -> set[str]:
-    """Modules imported by name rather than by an import statement: the agents'
-    factories, which the registry names as ``module:function`` strings."""
-    from agent.gateway.dialog.registry import FACTORIES
+    """Modules imported by name rather than by an import statement: the factories
+    of the agents and of the speakers, named as ``module:function`` strings."""
+    from agent.gateway.dialog.registry import FACTORIES as AGENTS
+    from agent.gateway.tts.factory import FACTORIES as SPEAKERS
 
-    return {target.partition(":")[0] for target in FACTORIES.values()}
+    return {target.partition(":")[0] for target in [*AGENTS.values(), *SPEAKERS.values()]}
 
 
 def test_every_module_is_part_of_the_product() -> None:

@@ -2,7 +2,8 @@
 
 One line per step, ``OK``, ``FAIL`` (with a fix) or ``SKIP`` (with why), for
 each service in :data:`SERVICES`, in order: the speech-to-text engines, then
-the dialog back ends. A service the settings do not use is one SKIP line; a
+the dialog back ends (a Wyoming server is described:
+:mod:`agent.gateway.check_wyoming`). A service the settings do not use is one SKIP line; a
 service whose step failed shows its later steps as SKIP; the other services
 are still checked. The words of a failure are those a device gets when a turn
 fails the same way (:mod:`agent.gateway.reach`). Nothing secret is printed.
@@ -20,6 +21,12 @@ from dataclasses import dataclass
 from agent.gateway.check_dialog import check_diatheke, check_skills
 from agent.gateway.check_steps import Line, Steps
 from agent.gateway.check_stt import check_aiola, check_assemblyai, check_pocketsphinx
+from agent.gateway.check_wyoming import (
+    check_stt_wyoming,
+    check_tts_wyoming,
+    stt_unused,
+    tts_unused,
+)
 from agent.gateway.settings import GatewaySettings
 
 __all__ = ["SERVICES", "Line", "Service", "Steps", "run_check"]
@@ -62,6 +69,8 @@ SERVICES: list[Service] = [
     # A cloud engine is used when it is stt.engine or has a key: its check decides.
     Service("stt.assemblyai", always, check_assemblyai),
     Service("stt.aiola", always, check_aiola),
+    Service("stt.wyoming", stt_unused, check_stt_wyoming),  # describe: programs, models
+    Service("tts.wyoming", tts_unused, check_tts_wyoming),  # describe: programs, voices
     Service("dialog.skills", in_chain("skills"), check_skills),
     Service("dialog.diatheke", in_chain("diatheke"), check_diatheke),
     Service("dialog.llm", in_chain("llm"), None),

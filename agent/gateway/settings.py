@@ -1,13 +1,12 @@
 """The reference gateway's own settings: a small YAML -> frozen dataclasses.
 
-Annotated example: ``config/gateway.yaml``. Every key has a default, so no
-file at all gives a loopback gateway on port 8765. Errors are one line naming
-the file and the dotted key (:class:`~agent.common.settings_values.ConfigError`, exit
-status 78), through the same strict readers as the agent's configuration.
+Annotated example: ``config/gateway.yaml``. Every key has a default, so no file at all
+gives a loopback gateway on port 8765. Errors are one line naming the file and the dotted
+key (:class:`~agent.common.settings_values.ConfigError`, exit status 78), through the same
+strict readers as the agent's configuration.
 
-Binding to anything but a loopback address needs TLS (``tls.cert`` and
-``tls.key``) and a bearer token (``auth.token`` or ``auth.token_file``):
-a gateway reachable from the network never runs open.
+Binding to anything but a loopback address needs TLS (``tls.cert`` and ``tls.key``) and a
+bearer token (``auth.token`` or ``auth.token_file``): a gateway on the network never runs open.
 """
 
 from __future__ import annotations
@@ -31,6 +30,15 @@ from agent.gateway.stt.config import (
     AssemblyAISettings,
     parse_aiola,
     parse_assemblyai,
+)
+from agent.gateway.wyoming_settings import (
+    TTS_ENGINES,
+    WYOMING_STT_KEYS,
+    WYOMING_TTS_KEYS,
+    WyomingSttSettings,
+    WyomingTtsSettings,
+    parse_stt_wyoming,
+    parse_tts_wyoming,
 )
 
 __all__ = [
@@ -102,16 +110,22 @@ class SttSettings:
     (a client's ``stt_options.inactivity_timeout`` overrides; -1 there = never)."""
     assemblyai: AssemblyAISettings = AssemblyAISettings()
     aiola: AiolaSettings = AiolaSettings()
+    wyoming: WyomingSttSettings = WyomingSttSettings()
+    """A Wyoming speech-to-text server (``stt.engine: wyoming``)."""
 
 
 @dataclass(frozen=True)
 class TtsSettings:
-    """Text to speech with espeak-ng."""
+    """Text to speech: espeak-ng, or a Wyoming server with espeak-ng as its fallback."""
 
+    engine: str = "espeak"
+    """``espeak`` (built in) or ``wyoming`` (``tts.wyoming``; espeak-ng when it fails)."""
     voice: str = "en-us"
     """espeak-ng voice (a client's ``tts_options.voice`` overrides when it is a valid name)."""
     speed: int = 160
-    """Words per minute."""
+    """Words per minute (espeak-ng's)."""
+    wyoming: WyomingTtsSettings = WyomingTtsSettings()
+    """The Wyoming server of ``tts.engine: wyoming``."""
 
 
 @dataclass(frozen=True)
@@ -119,23 +133,18 @@ class ReplySettings:
     """How spoken replies are sent."""
 
     form: Literal["auto", "standard", "node"] = "auto"
-    """standard: base64 audio, ``prompt`` on ``text`` and ``audio_end``;
-    node: audio as a Node ``Buffer`` object and ``prompt`` only on ``text``;
-    auto: standard for clients that announce this project's device at the
-    handshake (``User-Agent: voice-agent/VERSION``), node for every other one
-    (IBM's client plays only the Buffer form). See :mod:`agent.gateway.forms`."""
+    """standard: base64 audio, ``prompt`` on ``text`` and ``audio_end``; node: audio
+    as a Node ``Buffer`` object, ``prompt`` only on ``text``; auto: standard for this
+    project's device (``User-Agent: voice-agent/VERSION``), node for every other
+    client (IBM's plays only the Buffer form). See :mod:`agent.gateway.forms`."""
     chunk_ms: int = 100
     """Audio per ``audio_data`` message."""
     pace: float = 1.5
-    """Reply audio is sent at this many times real time (0: all at once). The
-    first chunk goes at once; a new ``audio_start`` sends the rest at once.
-    To clients of the Node form, never more than about 1 s ahead of playback
-    (:data:`agent.gateway.reply.LEGACY_LEAD_S`), however long the reply."""
+    """Reply audio is sent at this many times real time (0: all at once); the first
+    chunk at once, and the rest at once on a new ``audio_start``. Node form: never
+    more than ~1 s ahead of playback (:data:`agent.gateway.reply.LEGACY_LEAD_S`)."""
     legacy_tail_ms: int = 600
-    """Silence added to the end of every reply to clients of the Node form (the
-    legacy ones): IBM's client cuts the last 0.34-0.5 s it was sent (it flushes
-    its speaker line at ``audio_end`` instead of draining it), so what it cuts
-    is this silence, not speech. 0: none."""
+    """Silence ending every Node-form reply: what IBM's client cuts (0.34-0.5 s) is silence."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +208,6 @@ class GatewaySettings:
     """Logging threshold of ``voice-agent gateway``."""
 
 
-
 _KNOWN = tuple(
     [*field_names(GatewaySettings)]
     + [
@@ -219,6 +227,8 @@ _KNOWN = tuple(
     + list(_DIALOG_KEYS)
     + [f"stt.assemblyai.{k}" for k in ASSEMBLYAI_KEYS]
     + [f"stt.aiola.{k}" for k in AIOLA_KEYS]
+    + [f"stt.wyoming.{k}" for k in WYOMING_STT_KEYS]
+    + [f"tts.wyoming.{k}" for k in WYOMING_TTS_KEYS]
 )
 
 
@@ -276,6 +286,7 @@ def parse_gateway_settings(
         no_speech_s=stt_r.duration("no_speech_s", d.stt.no_speech_s),
         assemblyai=parse_assemblyai(stt_r.sub("assemblyai", ASSEMBLYAI_KEYS)),
         aiola=parse_aiola(stt_r.sub("aiola", AIOLA_KEYS)),
+        wyoming=parse_stt_wyoming(stt_r.sub("wyoming", WYOMING_STT_KEYS)),
     )
 
     tts_r = top.sub("tts", field_names(TtsSettings))
@@ -283,7 +294,12 @@ def parse_gateway_settings(
     assert voice is not None
     if not VOICE_RE.match(voice):
         tts_r.fail("voice", f"expected an espeak-ng voice name such as en-us, got {voice!r}")
-    tts = TtsSettings(voice=voice, speed=_int(tts_r, "speed", d.tts.speed, 80, 450))
+    tts = TtsSettings(
+        engine=tts_r.choice("engine", d.tts.engine, TTS_ENGINES),
+        voice=voice,
+        speed=_int(tts_r, "speed", d.tts.speed, 80, 450),
+        wyoming=parse_tts_wyoming(tts_r.sub("wyoming", WYOMING_TTS_KEYS)),
+    )
 
     reply_r = top.sub("reply", field_names(ReplySettings))
     reply = ReplySettings(
