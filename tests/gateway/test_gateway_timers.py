@@ -28,7 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[RunningGateway]:
     # Unpaced replies: the time-left answer is read a few seconds after the timer starts.
-    gw = serve_in_thread(GatewaySettings(port=0, reply=ReplySettings(pace=0)))
+    # The standard form for every client: the Node form's replies are bounded to run
+    # at most ~1 s ahead of playback, even with pace 0 (issue 24).
+    gw = serve_in_thread(GatewaySettings(port=0, reply=ReplySettings(pace=0, form="standard")))
     yield gw
     gw.stop()
 
