@@ -64,12 +64,14 @@ score units, over the whole utterance) the general model's words must explain an
 utterance than the grammar's sentence to be taken over it with ``open_vocabulary``.
 Measured on espeak-ng speech in two voices (scripts/benchmarks/openvocab.py):
 every skill phrase the grammar heard right was beaten by at most 765, every open
-question the grammar forced onto a phrase by 1,297 or more, except where the model
-heard the question badly too ("tell me a joke" -> "do we all jump": 287)."""
+question the grammar forced onto a phrase by 1,297 or more (1,454 or more where the
+phone loop doubted the phrase), except where the model heard the question badly too
+("tell me a joke" -> "do we all jump": 287)."""
 FREE_MARGIN_S = 0.3
 """Audio kept around the detected speech when the general model listens with open
 vocabulary: the 1 s margins the grammar is tuned with cost the model CPU and
-give it room for extra words (measured: word error rate 35 % -> 26 %, CPU -22 %)."""
+give it room for extra words (measured on the en-us questions: word error rate
+35 % -> 26 %, CPU -22 %)."""
 LEAD_S = 1.0  # audio kept before the first detected speech
 TRAIL_S = 1.0  # and after the last
 
@@ -89,7 +91,7 @@ def add_noise_floor(pcm: bytes, target_rms: float = NOISE_FLOOR_RMS) -> bytes:
 
 
 class _Heard(NamedTuple):
-    """A grammar sentence the engine trusts, and the audio it was heard in."""
+    """A full grammar sentence (trusted or not: ``confidence``) and the audio it was heard in."""
 
     text: str
     confidence: float
@@ -114,7 +116,7 @@ class PocketsphinxEngine:
         # and general language model from the wheel (search "_default").
         self._decoder: Any = Decoder(loglevel="FATAL")
         self._lm_search = self._decoder.current_search()
-        self._free_search: str | None = None  # made on first use: ~50 MB
+        self._free_search: str | None = None  # made on first use: ~45 MB
         for word, phones in {**WAKE_PRONUNCIATIONS, **pronunciations}.items():
             if self._decoder.lookup_word(word) is None:
                 self._decoder.add_word(word, phones, True)
@@ -144,7 +146,7 @@ class PocketsphinxEngine:
         The same model in one pass: without the flat-lexicon second pass
         (``fwdflat``) it costs ~25 % less CPU for the same word error rate on
         the benchmark's questions; the fallback keeps its own search, unchanged.
-        It costs ~50 MB per worker, so a gateway whose chains take no free text
+        It costs ~45 MB per worker, so a gateway whose chains take no free text
         never makes it."""
         if self._free_search is None:
             d = self._decoder
