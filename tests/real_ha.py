@@ -25,7 +25,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from tests.daemon_process import die_with_parent
+from daemon_process import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 HA_PYTHON = ROOT / ".venv-ha" / "bin" / "python"

@@ -85,23 +85,28 @@ class PocketsphinxEngine:
                 self._decoder.add_word(word, phones, True)
         self._fsgs: dict[str, Any] = {}
         for search, jsgf in searches.items():
-            missing = self._missing_words(jsgf)
-            if missing:
-                raise ValueError(
-                    f"grammar {search!r}: words not in the dictionary: {', '.join(missing)}"
-                    " (add pronunciations)"
-                )
-            # Kept: FsgModel.accept() tells a full sentence from the partial
-            # path pocketsphinx returns when no path reaches the final state.
-            fsg = self._decoder.parse_jsgf(jsgf)
-            self._decoder.add_fsg(search, fsg)
-            self._fsgs[search] = fsg
+            self.set_search(search, jsgf)
         self._decoder.add_allphone_file("_phones", None)
         self._logmath = self._decoder.get_logmath()
         self._last_score = 0
         log.debug(
             "pocketsphinx ready in %.2f s (pid %d)", time.perf_counter() - started, os.getpid()
         )
+
+    def set_search(self, search: str, jsgf: str) -> None:
+        """Add grammar ``search``, or replace it (grammars change at run time: Home
+        Assistant's names). Raises ValueError for a word the dictionary lacks."""
+        missing = self._missing_words(jsgf)
+        if missing:
+            raise ValueError(
+                f"grammar {search!r}: words not in the dictionary: {', '.join(missing)}"
+                " (add pronunciations)"
+            )
+        # Kept: FsgModel.accept() tells a full sentence from the partial
+        # path pocketsphinx returns when no path reaches the final state.
+        fsg = self._decoder.parse_jsgf(jsgf)
+        self._decoder.add_fsg(search, fsg)  # a search of the same name is replaced
+        self._fsgs[search] = fsg
 
     def _missing_words(self, jsgf: str) -> list[str]:
         import re

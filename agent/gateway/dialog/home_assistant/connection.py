@@ -102,6 +102,7 @@ class Connection:
         self._ssl = ssl_context(url, ca_file)
         self._token = token
         REDACTOR.add(token)
+        REDACTOR.install()  # the auth frame carries it; websockets logs frames at debug
         self.timeout_s = timeout_s
         self.ping_interval_s = ping_interval_s
         self._backoff = backoff or Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
@@ -137,7 +138,8 @@ class Connection:
     async def wait_connected(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for the link; True when it is up."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._up.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._up.wait()
         return self.connected
 
     async def call(self, message: dict[str, Any], timeout: float | None = None) -> Any:
@@ -151,7 +153,10 @@ class Connection:
         self._pending[msg_id] = future
         try:
             await ws.send(json.dumps({**message, "id": msg_id}))
-            return await asyncio.wait_for(future, self.timeout_s if timeout is None else timeout)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a
+            # cancellation that arrives as the answer does (aclose would hang).
+            async with asyncio.timeout(self.timeout_s if timeout is None else timeout):
+                return await future
         except ConnectionClosed:
             raise NotConnected("the link to Home Assistant was lost") from None
         finally:
@@ -174,7 +179,8 @@ class Connection:
         try:
             await self._ws.send(json.dumps(
                 {"id": msg_id, "type": "subscribe_events", "event_type": event_type}))
-            await asyncio.wait_for(future, self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await future
         except (HaError, TimeoutError) as exc:
             self._handlers.pop(msg_id, None)
             log.warning("home assistant: cannot subscribe to %s: %s", event_type, exc)
@@ -184,6 +190,8 @@ class Connection:
     async def aclose(self) -> None:
         """Close the link for good."""
         self._closed = True
+        if self._ws is not None:  # ends the session's reader first: nothing left to cancel
+            await self._ws.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -198,6 +206,8 @@ class Connection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the loop must survive anything one session does
+                if self._closed:
+                    return
                 self._note_down(_describe(exc))
             delay = REFUSED_RETRY_S if self.refused else self._backoff.next_delay()
             await asyncio.sleep(delay)
@@ -217,7 +227,8 @@ class Connection:
             max_size=MAX_FRAME,
             compression=None,
         ) as ws:
-            await asyncio.wait_for(self._authenticate(ws), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await self._authenticate(ws)
             self._ws = ws
             self._ids = itertools.count(1)
             self._up.set()
