@@ -46,18 +46,7 @@ def with_agent(ha: RealHomeAssistant, body: Callable[[HomeAssistantAgent], Await
         finally:
             await agent.aclose()
 
-    async def guarded() -> Any:
-        async def dump() -> None:
-            await asyncio.sleep(25)
-            for t in asyncio.all_tasks():
-                t.print_stack()
-        d = asyncio.create_task(dump())
-        try:
-            return await main()
-        finally:
-            d.cancel()
-
-    return asyncio.run(guarded())
+    return asyncio.run(main())
 
 
 async def reply(agent: HomeAssistantAgent, text: str, device: str = "kitchen-pi") -> list[Any]:

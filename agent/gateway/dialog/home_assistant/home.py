@@ -3,9 +3,9 @@
 Read over the shared WebSocket (HA 2024.3 has each of these commands):
 
 * ``config/area_registry/list``: ``area_id``, ``name``, ``aliases``;
-* ``config/entity_registry/list``: ``entity_id``, ``name`` (the user's),
-  ``original_name`` (the integration's), ``aliases``, ``area_id``,
-  ``device_id``; ``config/device_registry/list`` gives a device's area for
+* ``config/entity_registry/get_entries`` for the exposed entities (``list``
+  leaves the aliases out): ``name`` (the user's), ``original_name`` (the
+  integration's), ``aliases``, ``area_id``, ``device_id``; ``config/device_registry/list`` gives a device's area for
   entities that take their area from their device;
 * ``homeassistant/expose_entity/list``: which entities are exposed to Assist
   (``{"exposed_entities": {entity_id: {"conversation": true}}}``); only those
@@ -61,14 +61,17 @@ class Home:
 async def read_home(conn: Connection) -> Home:
     """Read the areas and the exposed entities of the supported domains from HA."""
     areas_raw = await conn.call({"type": "config/area_registry/list"})
-    entities_raw = await conn.call({"type": "config/entity_registry/list"})
-    devices_raw = await conn.call({"type": "config/device_registry/list"})
     exposed_raw = await conn.call({"type": "homeassistant/expose_entity/list"})
+    wanted = sorted(e for e in _exposed(exposed_raw) if e.partition(".")[0] in DOMAINS)
+    # get_entries, not list: only the extended entries carry the aliases.
+    entries_raw = (await conn.call({"type": "config/entity_registry/get_entries",
+                                    "entity_ids": wanted})) if wanted else {}
+    devices_raw = await conn.call({"type": "config/device_registry/list"})
     states_raw = await conn.call({"type": "get_states"})
-    return build_home(areas_raw, entities_raw, devices_raw, exposed_raw, states_raw)
+    return build_home(areas_raw, entries_raw, devices_raw, exposed_raw, states_raw)
 
 
-def build_home(areas_raw: Any, entities_raw: Any, devices_raw: Any, exposed_raw: Any,
+def build_home(areas_raw: Any, entries_raw: Any, devices_raw: Any, exposed_raw: Any,
                states_raw: Any) -> Home:
     """A :class:`Home` from the answers of the commands above (bad items are skipped)."""
     areas = tuple(
@@ -76,30 +79,25 @@ def build_home(areas_raw: Any, entities_raw: Any, devices_raw: Any, exposed_raw:
         for a in _items(areas_raw) if a.get("area_id") and a.get("name")
     )
     device_area = {d.get("id"): d.get("area_id") for d in _items(devices_raw)}
-    exposed = _exposed(exposed_raw)
     friendly = {
         s.get("entity_id"): (s.get("attributes") or {}).get("friendly_name")
         for s in _items(states_raw)
     }
-    entities: dict[str, Entity] = {}
-    for e in _items(entities_raw):
-        entity_id = e.get("entity_id")
-        if not isinstance(entity_id, str) or entity_id not in exposed:
+    entries = entries_raw if isinstance(entries_raw, dict) else {}
+    entities: list[Entity] = []
+    for entity_id in sorted(_exposed(exposed_raw)):
+        if entity_id.partition(".")[0] not in DOMAINS:
             continue
-        if e.get("disabled_by") or entity_id.partition(".")[0] not in DOMAINS:
+        e = entries.get(entity_id)
+        e = e if isinstance(e, dict) else {}  # no registry entry: the state's name alone
+        if e.get("disabled_by"):
             continue
         name = e.get("name") or friendly.get(entity_id) or e.get("original_name")
         area = e.get("area_id") or device_area.get(e.get("device_id"))
         names = _names(name, e.get("aliases"))
         if names:
-            entities[entity_id] = Entity(entity_id, names, area if isinstance(area, str) else None)
-    # Entities with no registry entry (no unique_id) are exposed by their id alone.
-    for entity_id in exposed:
-        if entity_id not in entities and entity_id.partition(".")[0] in DOMAINS:
-            names = _names(friendly.get(entity_id), None)
-            if names:
-                entities[entity_id] = Entity(entity_id, names)
-    return Home(areas, tuple(entities[k] for k in sorted(entities)))
+            entities.append(Entity(entity_id, names, area if isinstance(area, str) else None))
+    return Home(areas, tuple(entities))
 
 
 def _items(raw: Any) -> list[dict[str, Any]]:
