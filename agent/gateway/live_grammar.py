@@ -4,8 +4,8 @@ An agent whose phrases change at run time (Home Assistant: its areas and
 devices, renamed or given an alias in HA) calls back here; the grammars are
 built again (the skills' phrases plus every agent's patterns, in ``main`` and
 in each follow-up grammar) and handed to the worker pool, which compiles
-them in each worker before its next utterance. The plain names go to the
-cloud engines as hints (AssemblyAI ``keyterms_prompt``, aiOla ``keywords``).
+them in each worker before its next utterance. (The cloud engines' hints are
+the agents' ``phrases``, read by the pipeline at each utterance.)
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from agent.gateway.stt.pool import SttPool
 
 log = logging.getLogger(__name__)
 
-MAX_HINTS = 100
-"""Cloud engines take a bounded list (AssemblyAI: 100 keyterms)."""
-
-
 class LiveGrammar:
     """Skills' grammars plus agents' phrases, pushed to ``pool`` on every change."""
 
@@ -31,21 +27,20 @@ class LiveGrammar:
         self._skills = skills
         self._pool = pool
         self._patterns: dict[str, tuple[str, ...]] = {}
-        self._hints: dict[str, tuple[str, ...]] = {}
         self.counts: dict[str, int] = {}
         """Sentences each agent's patterns expand to (``--check``, logs)."""
 
     def watch(self, agents: Iterable[Any]) -> None:
-        """Follow every agent that announces new phrases (``watch_phrases``)."""
+        """Follow every agent that announces new grammar patterns (``watch_phrases``)."""
         for agent in agents:
             if hasattr(agent, "watch_phrases"):
                 agent.watch_phrases(self._changed)
 
     def _changed(self, agent: Any) -> None:
-        self.update(agent.name, agent.phrases, getattr(agent, "hints", ()))
+        self.update(agent.name, agent.patterns)
 
-    def update(self, owner: str, patterns: Iterable[str], hints: Iterable[str] = ()) -> None:
-        """``owner``'s phrases are now ``patterns`` (grammar language) and ``hints``."""
+    def update(self, owner: str, patterns: Iterable[str]) -> None:
+        """``owner``'s phrases are now ``patterns`` (the grammar language)."""
         patterns = tuple(patterns)
         try:
             count = len(Grammar({}, {owner: patterns}).sentences(owner)) if patterns else 0
@@ -54,12 +49,6 @@ class LiveGrammar:
             log.error("%s's phrases are not used: %s", owner, exc)
             return
         self._patterns[owner] = patterns
-        self._hints[owner] = tuple(hints)
         self.counts[owner] = count
         self._pool.update_searches(searches)
         log.info("grammar: %d %s sentences heard beside the skills'", count, owner)
-
-    def hints(self, base: Iterable[str] = ()) -> tuple[str, ...]:
-        """``base`` (the skills' phrases) and the agents' names, distinct and bounded."""
-        names = [h for hints in self._hints.values() for h in hints]
-        return tuple(dict.fromkeys([*names, *base]))[:MAX_HINTS]

@@ -19,9 +19,9 @@ from real_ha import RealHomeAssistant
 from speech import say
 
 from agent.gateway.dialog.agent import AgentFailed, Data, Pass, Peer, Say, Turn
+from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.home_assistant.agent import HomeAssistantAgent
 from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
-from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.stt.dictionary import known_word
 from agent.gateway.stt.pocketsphinx import PocketsphinxEngine
 
@@ -172,12 +172,12 @@ def test_grammar_from_ha_is_heard_and_rebuilt_after_a_new_alias(
 
     async def body(agent: HomeAssistantAgent) -> tuple[tuple[str, ...], tuple[str, ...]]:
         await _wait(lambda: agent.builds >= 1)
-        before = agent.phrases
+        before = agent.patterns
         builds = agent.builds
         real_ha.command({"type": "config/entity_registry/update",
                          "entity_id": "light.bedroom_light", "aliases": ["reading lamp"]})
         await _wait(lambda: agent.builds > builds)
-        return before, agent.phrases
+        return before, agent.patterns
 
     before, after = with_agent(real_ha, body)
     try:

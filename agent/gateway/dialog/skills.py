@@ -20,7 +20,7 @@ The built-in skills are in :mod:`agent.gateway.dialog.builtin`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any

@@ -5,10 +5,12 @@ One :class:`~.connection.Connection` per gateway, shared by every device
 ``local_grammar`` is on, the agent reads HA's areas and exposed entities
 after each (re)connection and whenever HA's area or entity registry changes
 (``area_registry_updated`` / ``entity_registry_updated`` events), and builds
-:attr:`HomeAssistantAgent.phrases` (grammar patterns, see
-:mod:`.phrases`) and :attr:`HomeAssistantAgent.hints` (the plain names, for
-cloud engines' keyterms / keywords). Whoever holds the recogniser registers
-with :meth:`HomeAssistantAgent.watch_phrases` to be told of a new set.
+:attr:`HomeAssistantAgent.patterns` (grammar patterns for pocketsphinx, see
+:mod:`.phrases`) and :attr:`HomeAssistantAgent.phrases` (the plain names of
+its areas and devices: what the pipeline hands cloud engines as keyterms /
+keywords). Whoever holds the recogniser registers with
+:meth:`HomeAssistantAgent.watch_phrases` to be told of a new set
+(:class:`agent.gateway.live_grammar.LiveGrammar`).
 
 The gateway starts even when HA is down: turns fail over to the next agent
 (``AgentFailed(unreachable=True)``, with a log line) until the link is back.
@@ -79,10 +81,10 @@ class HomeAssistantAgent:
         self.settings = settings
         self.connection = Connection(settings.url, token, timeout_s=settings.timeout_s,
                                      ca_file=settings.ca_file)
-        self.phrases: tuple[str, ...] = ()
+        self.patterns: tuple[str, ...] = ()
         """Grammar patterns for HA's common intents over the home's names."""
-        self.hints: tuple[str, ...] = ()
-        """The home's area and entity names (cloud engines' hints)."""
+        self.phrases: tuple[str, ...] = ()
+        """The home's area and entity names (plain: cloud engines' hints)."""
         self.home = Home()
         self.builds = 0
         """How many times the phrases were built (tests wait on it)."""
@@ -120,12 +122,13 @@ class HomeAssistantAgent:
             log.warning("home assistant: cannot read the areas and entities: %s", exc)
             return
         self.home = home
-        self.phrases = tuple(build_patterns(home, self._known_word))
-        names = [n for a in home.areas for n in a.names] + [n for e in home.entities for n in e.names]
-        self.hints = tuple(dict.fromkeys(p for p in map(name_pattern, names) if p))
+        self.patterns = tuple(build_patterns(home, self._known_word))
+        names = [n for a in home.areas for n in a.names]
+        names += [n for e in home.entities for n in e.names]
+        self.phrases = tuple(dict.fromkeys(p for p in map(name_pattern, names) if p))
         self.builds += 1
         log.info("home assistant grammar: %d areas, %d exposed entities, %d patterns",
-                 len(home.areas), len(home.entities), len(self.phrases))
+                 len(home.areas), len(home.entities), len(self.patterns))
         for watcher in list(self._watchers):
             try:
                 watcher(self)

@@ -311,7 +311,8 @@ class Connection:
         elif kind == "result" and msg.get("success") is True:
             future.set_result(msg.get("result"))
         elif kind == "result" and msg.get("success") is False:
-            error = msg.get("error") if isinstance(msg.get("error"), dict) else {}
+            raw_error = msg.get("error")
+            error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
             future.set_exception(HaError(str(error.get("code", "unknown_error")),
                                          str(error.get("message", ""))[:500]))
         else:

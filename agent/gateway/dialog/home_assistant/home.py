@@ -5,8 +5,9 @@ Read over the shared WebSocket (HA 2024.3 has each of these commands):
 * ``config/area_registry/list``: ``area_id``, ``name``, ``aliases``;
 * ``config/entity_registry/get_entries`` for the exposed entities (``list``
   leaves the aliases out): ``name`` (the user's), ``original_name`` (the
-  integration's), ``aliases``, ``area_id``, ``device_id``; ``config/device_registry/list`` gives a device's area for
-  entities that take their area from their device;
+  integration's), ``aliases``, ``area_id``, ``device_id``;
+  ``config/device_registry/list`` gives a device's area for entities that
+  take their area from their device;
 * ``homeassistant/expose_entity/list``: which entities are exposed to Assist
   (``{"exposed_entities": {entity_id: {"conversation": true}}}``); only those
   are heard: HA's own conversation agent ignores the rest anyway;

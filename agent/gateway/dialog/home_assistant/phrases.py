@@ -25,7 +25,8 @@ from collections.abc import Callable, Iterable
 from agent.gateway.dialog.home_assistant.home import Entity, Home
 from agent.gateway.grammar import normalize
 
-PERCENTS = "(ten | twenty | twenty five | thirty | forty | fifty | sixty | seventy | seventy five | eighty | ninety | one hundred)"
+PERCENTS = ("(ten | twenty | twenty five | thirty | forty | fifty | sixty | seventy"
+            " | seventy five | eighty | ninety | one hundred)")
 """The brightness levels the grammar hears (HA takes the words as they are)."""
 SWITCHABLE = ("light", "switch", "fan", "media_player", "climate")
 

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 PASS_CODES = frozenset({"no_intent_match", "unknown"})
 """``data.code`` values that mean HA did not understand: the next agent gets the turn."""
 UNKNOWN_INTENT = "Unknown intent"
-"""HA 2024.x fails the call itself for an intent with no handler ("Unknown intent HassGetWeather")."""
+"""HA 2024.x fails the call itself for an intent with no handler
+("Unknown intent HassGetWeather")."""
 
 
 class HomeAssistantSession:
@@ -71,7 +72,8 @@ class HomeAssistantSession:
             raise AgentFailed("Home Assistant's answer has no response")
         self._remember(result)
         kind = response.get("response_type")
-        data = response.get("data") if isinstance(response.get("data"), dict) else {}
+        raw_data = response.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
         code = data.get("code")
         speech = _speech(response)
         log.info("home assistant: %s%s for connection %d", kind,
