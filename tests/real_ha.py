@@ -18,13 +18,20 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from daemon_process import die_with_parent
 from websockets.sync.client import ClientConnection, connect
+
+from agent.gateway.dialog.home_assistant.agent import HomeAssistantAgent
+from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
+from agent.gateway.dialog_settings import DialogSettings
+from agent.gateway.in_thread import RunningGateway
+from agent.gateway.settings import GatewaySettings, SttSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 HA_PYTHON = ROOT / ".venv-ha" / "bin" / "python"
@@ -107,6 +114,28 @@ def _config(port: int) -> str:
             f"          target: {{entity_id: input_boolean.{key}}}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def start_real_ha(directory: Path) -> RealHomeAssistant:
+    """A started HA in ``directory``; a clear failure (not a skip) when it is not installed."""
+    if not HA_PYTHON.exists():
+        pytest.fail(MISSING, pytrace=False)
+    ha = RealHomeAssistant(directory)
+    try:
+        ha.start()
+    except Exception:
+        ha.stop()
+        raise
+    return ha
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Poll ``condition`` (state in another thread) until true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
 
 
 def free_port() -> int:
@@ -255,3 +284,19 @@ class RealHomeAssistant:
                 return current
             time.sleep(0.05)
         raise AssertionError(f"{entity_id} is {current.get('state')!r}, not {state!r}")
+
+
+# -- a gateway in front of it ------------------------------------------------
+def gateway_settings(ha: RealHomeAssistant, chain: tuple[str, ...] = ("skills", "home_assistant"),
+                     token_file: Path | None = None, **kw: Any) -> GatewaySettings:
+    """A gateway whose chain holds ``home_assistant`` at ``ha``."""
+    h = HomeAssistantSettings(url=ha.url, token_file=str(token_file or ha.directory / "token"),
+                              **kw)
+    return GatewaySettings(port=0, stt=SttSettings(workers=1),
+                           dialog=DialogSettings(engine=chain, home_assistant=h))
+
+
+def ha_agent(gw: RunningGateway) -> HomeAssistantAgent:
+    agent = gw.gateway.services.pipeline.agents["home_assistant"]
+    assert isinstance(agent, HomeAssistantAgent)
+    return agent

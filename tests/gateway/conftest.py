@@ -3,23 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from real_ha import HA_PYTHON, MISSING, RealHomeAssistant
-
-
-def start_real_ha(directory: Path) -> RealHomeAssistant:
-    """A started HA in ``directory``; a clear failure (not a skip) when it is not installed."""
-    if not HA_PYTHON.exists():
-        pytest.fail(MISSING, pytrace=False)
-    ha = RealHomeAssistant(directory)
-    try:
-        ha.start()
-    except Exception:
-        ha.stop()
-        raise
-    return ha
+from real_ha import RealHomeAssistant, start_real_ha
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ the gateway protocol directly with espeak-ng speech or typed text.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,38 +19,10 @@ import pytest
 import yaml
 from daemon_process import Daemon
 from gateway_support import open_client, spoken, text_turn, utterance
-from real_ha import RealHomeAssistant
+from real_ha import RealHomeAssistant, gateway_settings, ha_agent, wait_until
 from speech import compose, say
 
-from agent.gateway.dialog.home_assistant.agent import HomeAssistantAgent
-from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
-from agent.gateway.dialog_settings import DialogSettings
 from agent.gateway.in_thread import RunningGateway, serve_in_thread
-from agent.gateway.settings import GatewaySettings, SttSettings
-
-
-def gateway_settings(ha: RealHomeAssistant, chain: tuple[str, ...] = ("skills", "home_assistant"),
-                     token_file: Path | None = None, **kw: Any) -> GatewaySettings:
-    """A gateway whose chain holds ``home_assistant`` at ``ha``."""
-    h = HomeAssistantSettings(url=ha.url, token_file=str(token_file or ha.directory / "token"),
-                              **kw)
-    return GatewaySettings(port=0, stt=SttSettings(workers=1),
-                           dialog=DialogSettings(engine=chain, home_assistant=h))
-
-
-def ha_agent(gw: RunningGateway) -> HomeAssistantAgent:
-    agent = gw.gateway.services.pipeline.agents["home_assistant"]
-    assert isinstance(agent, HomeAssistantAgent)
-    return agent
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Poll ``condition`` (state in another thread) until true."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
