@@ -5,7 +5,8 @@ host the engine uses, then the credentials. The credentials are checked
 without opening a billed session: AssemblyAI's temporary-token endpoint
 (``GET /v3/token``, which a valid key answers with a token and a bad one with
 401), aiOla's own token flow (API key -> token -> jwt). pocketsphinx is
-offline: the check says so. Nothing secret is printed.
+offline: the check says so. With ``home_assistant`` in a chain, HA's own steps
+follow (:mod:`agent.gateway.dialog.home_assistant.check`). Nothing secret is printed.
 """
 
 from __future__ import annotations
@@ -148,4 +149,8 @@ def run_check(settings: GatewaySettings, source: str) -> tuple[list[Line], bool]
         lines = check_aiola(settings, source)
     else:
         lines = [Line(f"stt.engine {engine}", True, "offline: no network or key needed")]
+    if "home_assistant" in settings.dialog.agents:
+        from agent.gateway.dialog.home_assistant.check import check_home_assistant
+
+        lines += check_home_assistant(settings, source)
     return lines, all(line.ok for line in lines)
