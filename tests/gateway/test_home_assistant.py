@@ -134,6 +134,10 @@ def test_the_llm_tool_gets_has_answer(real_ha: RealHomeAssistant) -> None:
     real_ha.wait_state("switch.coffee_maker", "off")
     unknown = with_agent(real_ha, lambda a: a.command("sing me a song"))
     assert unknown == "Home Assistant did not understand that."
+    # An llm after HA in the chain: the tool still gets HA's sentence (the LLM asked).
+    garage = with_agent(real_ha, lambda a: a.command("turn on the garage door"),
+                        chain=("skills", "home_assistant", "llm"))
+    assert garage == "Sorry, I am not aware of any device called garage door"
 
 
 def test_home_assistant_down_is_a_failed_turn(real_ha: RealHomeAssistant) -> None:

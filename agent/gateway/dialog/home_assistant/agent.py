@@ -104,11 +104,14 @@ class HomeAssistantAgent:
         """Start the link (needs a running loop; :meth:`connect` calls it too)."""
         self.connection.start()
 
-    def connect(self, peer: Peer) -> HomeAssistantSession:
-        """A device's session (the link starts with the first one if not yet)."""
+    def connect(self, peer: Peer, *, for_tool: bool = False) -> HomeAssistantSession:
+        """A device's session (the link starts with the first one if not yet).
+
+        ``for_tool``: the LLM's ``home_assistant`` tool; HA's "not aware of any
+        device called ..." is then its answer, never passed on (the LLM asked)."""
         self.start()
         return HomeAssistantSession(self.connection, self.settings, peer,
-                                    self._conversations, self._chain_for)
+                                    self._conversations, self._chain_for, for_tool=for_tool)
 
     def watch_phrases(self, watcher: PhrasesWatcher) -> None:
         """Call ``watcher(agent)`` after each new set of phrases."""
@@ -151,7 +154,7 @@ class HomeAssistantAgent:
         """HA's answer to a plain-language command (the LLM's ``home_assistant`` tool):
         its sentence, whatever it means; a short sentence when HA cannot answer."""
         self.start()
-        session = self.connect(Peer(number=0, device=device))
+        session = self.connect(Peer(number=0, device=device), for_tool=True)
         parts: list[str] = []
         try:
             async for part in session.respond(Turn(id="tool", text=text)):

@@ -53,12 +53,15 @@ class HomeAssistantSession:
         peer: Peer,
         conversations: dict[str, str],
         chain_for: Callable[[str | None], tuple[str, ...]],
+        *,
+        for_tool: bool = False,
     ) -> None:
         self._conn = connection
         self._settings = settings
         self._peer = peer
         self._conversations = conversations  # shared by the agent: kept across reconnects
         self._chain_for = chain_for
+        self._for_tool = for_tool
 
     def hear(self, tid: str) -> Utterance | None:
         """HA takes text: the gateway's speech to text hears the audio."""
@@ -132,6 +135,8 @@ class HomeAssistantSession:
             self._conversations.pop(self._peer.device, None)
 
     def _llm_follows(self, turn: Turn) -> bool:
+        if self._for_tool:  # the LLM itself asked: HA's sentence is its answer
+            return False
         chain = self._chain_for(turn.wake_word)
         return "home_assistant" in chain and "llm" in chain[chain.index("home_assistant") + 1:]
 
