@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from standins.ha_standin import TOKEN, HaStandIn
 
 from agent.gateway.dialog.agent import AgentFailed, Ask, Pass, Peer, Say, Turn
@@ -137,3 +140,29 @@ def test_a_refused_token_is_a_clear_error(caplog: pytest.LogCaptureFixture) -> N
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("refused the access token" in e for e in errors), errors
     assert "wrong-token-5b2f8e1d" not in caplog.text
+
+
+def test_wss_with_ca_file_and_not_without_it(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+
+    async def main(ca_path: str | None) -> tuple[bool, str | None, list[Any]]:
+        async with HaStandIn(ssl=server) as standin:
+            settings = HomeAssistantSettings(url=standin.url, timeout_s=2, ca_file=ca_path)
+            agent = HomeAssistantAgent(settings, TOKEN, lambda _w: CHAIN, grammar=False)
+            agent.start()
+            try:
+                up = await agent.connection.wait_connected(3 if ca_path is None else 10)
+                parts = await reply(agent, "turn on the kitchen lights") if up else []
+                return up, agent.connection.last_error, parts
+            finally:
+                await agent.aclose()
+
+    up, _error, parts = asyncio.run(main(str(ca_file)))
+    assert up and parts[0] == Say("Turned on the light")
+    untrusted, error, _ = asyncio.run(main(None))  # the system CAs do not know this one
+    assert not untrusted
+    assert error is not None and "SSL" in error

@@ -60,15 +60,18 @@ class HaStandIn:
     received: list[dict[str, Any]] = field(default_factory=list)
     connections: int = 0
     port: int = 0
+    ssl: Any = None
+    """An ``ssl.SSLContext`` (server side): wss:// on 127.0.0.1."""
     _server: Server | None = None
     _ulids: Any = field(default_factory=lambda: itertools.count(1))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl else 'http'}://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> HaStandIn:
-        self._server = await serve(self._handler, "127.0.0.1", 0, compression=None)
+        self._server = await serve(self._handler, "127.0.0.1", 0, compression=None,
+                                   ssl=self.ssl)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
