@@ -50,3 +50,16 @@ def test_check_fails_for_a_refused_token_and_an_unknown_agent(
     unknown = check(tmp_path, real_ha, real_ha.directory / "token", agent_id="conversation.nope")
     assert unknown.returncode == 1
     assert "FAIL home assistant agent: conversation.nope not found" in unknown.stdout
+
+
+def test_no_token_is_exit_78_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "gateway.yaml"
+    cfg.write_text("stt:\n  workers: 1\ndialog:\n  engine: [skills, home_assistant]\n"
+                   "  home_assistant:\n    url: http://127.0.0.1:9\n")
+    env = {k: v for k, v in os.environ.items() if k != "HA_TOKEN"}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "gateway", "--config", str(cfg)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 78
+    assert done.stderr.strip().splitlines() == [
+        "gateway settings: dialog.home_assistant.token_file: home_assistant needs a "
+        "long-lived access token: set token_file to a file holding it, or HA_TOKEN"]
