@@ -7,7 +7,7 @@ In every case the gateway keeps serving, the chain moves on, nothing hangs:
   "Sorry, I could not reach Home Assistant." with a log line, and the link
   comes up when HA does;
 * HA restarts in the middle of a device's connection: the link and the
-  grammar come back, the same connection's next turn reaches HA;
+  grammar come back, the same connection's next spoken turn reaches HA;
 * a refused token: a clear error line, the skills still answer;
 * the token never appears in the logs, at debug level (websockets logs every
   frame there, the ``auth`` frame among them).
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gateway_support import open_client, text_turn
+from gateway_support import open_client, spoken, text_turn, utterance
 from real_ha import RealHomeAssistant, gateway_settings, ha_agent, start_real_ha, wait_until
 
 from agent.gateway.in_thread import serve_in_thread
@@ -54,7 +54,7 @@ def test_down_at_start_then_up_then_restarted(
         agent = ha_agent(gw)
         ws = open_client(gw.url)
         try:
-            down = text_turn(ws, "turn on the kitchen lights")
+            down = utterance(ws, spoken("turn on the kitchen lights"))
             assert down.text.text == "Sorry, I could not reach Home Assistant."
             assert "home assistant is not connected" in debug_logs.text
             skills = text_turn(ws, "thank you")  # the gateway keeps serving
@@ -62,17 +62,20 @@ def test_down_at_start_then_up_then_restarted(
 
             own_ha.start()  # back: the link comes up by itself
             wait_until(lambda: agent.connection.connected, 60, "the link to HA")
-            wait_until(lambda: agent.builds >= 1, 30, "the grammar")
+            wait_until(lambda: agent.builds >= 1 and agent.complete, 60, "the grammar")
             own_ha.set_power("kitchen_lights", False)
-            up = text_turn(ws, "turn on the kitchen lights")
+            up = utterance(ws, spoken("turn on the kitchen lights"))
+            assert up.transcript.transcript == "turn on the kitchen lights"
             assert up.text.text == "Turned on the light"
             own_ha.wait_state("light.kitchen_lights", "on")
 
             connects, builds = agent.connection.connects, agent.builds
             own_ha.restart()  # in the middle of this device's connection
             wait_until(lambda: agent.connection.connects > connects, 60, "the reconnection")
-            wait_until(lambda: agent.builds > builds, 30, "the grammar after the reconnection")
-            again = text_turn(ws, "turn off the kitchen lights")
+            wait_until(lambda: agent.builds > builds and agent.complete, 60,
+                       "the grammar after the reconnection, HA started")
+            again = utterance(ws, spoken("turn off the kitchen lights"))
+            assert again.transcript.transcript == "turn off the kitchen lights"
             assert again.text.text == "Turned off the light"
             own_ha.wait_state("light.kitchen_lights", "off")
         finally:

@@ -33,3 +33,13 @@ def test_a_new_pattern_is_heard_by_a_running_worker() -> None:
     assert after == ("turn on the reading lamp", "grammar")
     assert (skill.text, skill.source) == ("what time is it", "grammar")  # the skills' still there
     assert live.counts == {"home_assistant": 4}
+
+
+def test_twins_that_differ_by_the_or_a_plural_are_one_command() -> None:
+    from agent.gateway.stt.pocketsphinx import same_command
+
+    assert same_command("turn off the kitchen lights", "turn off the kitchen light")
+    assert same_command("turn off the lights in the living room",
+                        "turn off the lights in living room")
+    assert not same_command("turn off the kitchen lights", "turn on the kitchen lights")
+    assert not same_command("turn off the kitchen lights", None)

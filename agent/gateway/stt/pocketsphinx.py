@@ -181,12 +181,29 @@ class PocketsphinxEngine:
         b = min(len(pcm) // 2, (last + 1) * 160 + _CUT_MARGIN)
         cut = pcm[2 * a : 2 * b]
         again, _ = self._decode(search, cut)
-        if again != text:  # unstable: the answer depends on the surrounding silence
+        if not same_command(again, text):  # unstable: it depends on the surrounding silence
             return 0.0
         grammar_score = self._last_score
         self._decode("_phones", cut)
         per_frame = (grammar_score - self._last_score) / max(1, (b - a) // 160)
         return _logistic(per_frame)
+
+
+SLIGHT_WORDS = frozenset({"the", "a"})
+"""Words a grammar makes optional ("turn on [the] kitchen lights")."""
+
+
+def same_command(a: str | None, b: str | None) -> bool:
+    """Whether two decodes of one utterance say the same thing, up to a dropped "the" or a
+    plural "s" (Home Assistant's grammar holds "the kitchen light" beside "kitchen
+    lights": a flip between such twins is not an unstable answer)."""
+    if a is None or b is None:
+        return a == b
+
+    def core(text: str) -> list[str]:
+        return [w.removesuffix("s") for w in text.split() if w not in SLIGHT_WORDS]
+
+    return a == b or core(a) == core(b)
 
 
 LEADING_FRAGMENT_MAX_S = 1.2  # a wake word's tail in the pre-roll is shorter than this

@@ -38,7 +38,9 @@ from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "HA_TOKEN"
-REGISTRY_EVENTS = ("area_registry_updated", "entity_registry_updated")
+REGISTRY_EVENTS = ("area_registry_updated", "entity_registry_updated", "homeassistant_started")
+"""Read the home again on these: a rename, a new alias, and the end of HA's start-up (HA
+takes connections before its integrations have loaded their entities)."""
 REBUILD_DELAY_S = 0.5
 """Registry events come in bursts (a rename is several): one rebuild after the last."""
 
@@ -88,6 +90,8 @@ class HomeAssistantAgent:
         self.home = Home()
         self.builds = 0
         """How many times the phrases were built (tests wait on it)."""
+        self.complete = False
+        """True when the last build saw HA fully started (``get_config`` state RUNNING)."""
         self.grammar = grammar
         self._known_word = known_word
         self._chain_for = chain_for
@@ -120,18 +124,21 @@ class HomeAssistantAgent:
     async def refresh(self) -> None:
         """Read the home from HA and build the phrases again (after a (re)connection)."""
         try:
+            config = await self.connection.call({"type": "get_config"})
             home = await read_home(self.connection)
         except (HaError, NotConnected, TimeoutError) as exc:
             log.warning("home assistant: cannot read the areas and entities: %s", exc)
             return
         self.home = home
+        self.complete = isinstance(config, dict) and config.get("state") == "RUNNING"
         self.patterns = tuple(build_patterns(home, self._known_word))
         names = [n for a in home.areas for n in a.names]
         names += [n for e in home.entities for n in e.names]
         self.phrases = tuple(dict.fromkeys(p for p in map(name_pattern, names) if p))
         self.builds += 1
-        log.info("home assistant grammar: %d areas, %d exposed entities, %d patterns",
-                 len(home.areas), len(home.entities), len(self.patterns))
+        log.info("home assistant grammar: %d areas, %d exposed entities, %d patterns%s",
+                 len(home.areas), len(home.entities), len(self.patterns),
+                 "" if self.complete else " (HA is still starting: read again when it is up)")
         for watcher in list(self._watchers):
             try:
                 watcher(self)
