@@ -5,8 +5,9 @@ host the engine uses, then the credentials. The credentials are checked
 without opening a billed session: AssemblyAI's temporary-token endpoint
 (``GET /v3/token``, which a valid key answers with a token and a bad one with
 401), aiOla's own token flow (API key -> token -> jwt). pocketsphinx is
-offline: the check says so. With ``home_assistant`` in a chain, HA's own steps
-follow (:mod:`agent.gateway.dialog.home_assistant.check`). Nothing secret is printed.
+offline: the check says so. A Wyoming server is described
+(:mod:`agent.gateway.check_wyoming`). With ``home_assistant`` in a chain, HA's own
+steps follow (:mod:`agent.gateway.dialog.home_assistant.check`). Nothing secret is printed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from agent.gateway.check_wyoming import check_wyoming
 from agent.gateway.settings import GatewaySettings
 from agent.gateway.stt.config import read_api_key
 from agent.gateway.stt.stream import StreamFailure
@@ -147,8 +149,11 @@ def run_check(settings: GatewaySettings, source: str) -> tuple[list[Line], bool]
         lines = check_assemblyai(settings, source)
     elif engine == "aiola":
         lines = check_aiola(settings, source)
-    else:
+    elif engine != "wyoming":
         lines = [Line(f"stt.engine {engine}", True, "offline: no network or key needed")]
+    else:
+        lines = []
+    lines += [Line(f.name, f.ok, f.detail, f.fix) for f in check_wyoming(settings)]
     if "home_assistant" in settings.dialog.agents:
         from agent.gateway.dialog.home_assistant.check import check_home_assistant
 

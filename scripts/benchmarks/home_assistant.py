@@ -181,7 +181,7 @@ def ha_rows(quick: bool) -> list[Row]:
 
     from agent.gateway.in_thread import serve_in_thread
 
-    cmds = commands()[:8] if quick else commands()
+    cmds = commands()[:4] if quick else commands()
     exact: dict[str, list[bool]] = {"en-us": [], "en-gb": []}
     done: dict[str, list[bool]] = {"en-us": [], "en-gb": []}  # the device changed as asked
     changes: list[float] = []
@@ -225,7 +225,8 @@ def ha_rows(quick: bool) -> list[Row]:
         Row("8b", "the same commands carried out by HA (the device changed as asked)",
             share(carried), "-", ">= 90 %", sum(carried) >= 0.9 * len(carried)),
         Row("8c", "espeak-ng en-gb voice: recognised exactly / carried out",
-            f"{share(exact['en-gb'])} / {share(done['en-gb'])}", "-", "-", None),
+            f"{share(exact['en-gb'])} / {share(done['en-gb'])}", "-", "carried out >= 50 %",
+            sum(done["en-gb"]) >= 0.5 * len(done["en-gb"])),
         Row("8d", "end of speech -> device state changed in HA (HA's time_fired)",
             _stats(changes), "-", "p95 <= 1500 ms", bool(changes)
             and percentile(changes, 95) <= 1500),
