@@ -157,5 +157,6 @@ def run_check(settings: GatewaySettings, source: str) -> tuple[list[Line], bool]
     if "home_assistant" in settings.dialog.agents:
         from agent.gateway.dialog.home_assistant.check import check_home_assistant
 
-        lines += check_home_assistant(settings, source)
+        ha = check_home_assistant(settings, source)
+        lines += [Line(f.name, f.ok, f.detail, f.fix) for f in ha]
     return lines, all(line.ok for line in lines)

@@ -10,9 +10,8 @@ secret is printed.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple
 
-from agent.gateway.check import Line
 from agent.gateway.dialog.home_assistant.agent import read_ha_token
 from agent.gateway.dialog.home_assistant.connection import Connection, HaError, NotConnected
 from agent.gateway.dialog.home_assistant.home import read_home
@@ -20,6 +19,15 @@ from agent.gateway.dialog.home_assistant.phrases import build_patterns
 from agent.gateway.grammar import Grammar
 
 DEFAULT_AGENTS = ("homeassistant", "conversation.home_assistant")
+
+
+class Line(NamedTuple):
+    """One step (``agent.gateway.check`` prints it as its own ``Line``)."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
 
 
 def check_home_assistant(settings: Any, source: str) -> list[Line]:
