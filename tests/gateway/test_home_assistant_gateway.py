@@ -10,6 +10,7 @@ the gateway protocol directly with espeak-ng speech or typed text.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +137,25 @@ def test_a_renamed_device_is_heard_after_the_grammar_rebuild(
     finally:
         real_ha.command({"type": "config/entity_registry/update",
                          "entity_id": "light.bedroom_light", "name": None})
+
+
+def test_a_cloud_engine_gets_the_homes_names_as_hints(
+    real_ha: RealHomeAssistant, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from standins.v3_standin import V3StandIn
+
+    from agent.gateway.stt.config import AssemblyAISettings
+
+    with V3StandIn() as v3:
+        (tmp_path / "v3.key").write_text(v3.api_key)
+        base = gateway_settings(real_ha)
+        stt = replace(base.stt, engine="assemblyai", assemblyai=AssemblyAISettings(
+            url=v3.url, api_key_file=str(tmp_path / "v3.key")))
+        with serve_in_thread(replace(base, stt=stt)) as gw:
+            wait_until(lambda: ha_agent(gw).builds >= 1, what="the home's names")
+            spoken_turn(gw, "turn on the kitchen lights")
+        terms = json.loads(v3.sessions[0].query["keyterms_prompt"])
+    for name in ("kitchen lights", "living room lamp", "coffee maker", "bedroom"):
+        assert name in terms, terms
