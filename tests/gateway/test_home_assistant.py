@@ -170,8 +170,9 @@ def test_the_token_is_never_logged_at_debug(real_ha: RealHomeAssistant,
 
 
 def test_grammar_from_ha_is_heard_and_rebuilt_after_a_new_alias(
-    real_ha: RealHomeAssistant,
+    real_ha: RealHomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING)
     skills = default_skills()
 
     async def body(agent: HomeAssistantAgent) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -179,7 +180,8 @@ def test_grammar_from_ha_is_heard_and_rebuilt_after_a_new_alias(
         before = agent.patterns
         builds = agent.builds
         real_ha.command({"type": "config/entity_registry/update",
-                         "entity_id": "light.bedroom_light", "aliases": ["reading lamp"]})
+                         "entity_id": "light.bedroom_light",
+                         "aliases": ["reading lamp", "blorptastic lamp"]})
         await _wait(lambda: agent.builds > builds)
         return before, agent.patterns
 
@@ -188,6 +190,8 @@ def test_grammar_from_ha_is_heard_and_rebuilt_after_a_new_alias(
         assert "turn (on | off) [the] kitchen lights" in before
         assert not any("reading lamp" in p for p in before)
         assert "turn (on | off) [the] (bedroom light | reading lamp)" in after
+        assert not any("blorptastic" in p for p in after)  # not in the dictionary: left out
+        assert "cannot hear" in caplog.text and "blorptastic lamp" in caplog.text
         engine = PocketsphinxEngine(skills.searches({"home_assistant": before}),
                                     skills.pronunciations)
         heard = engine.transcribe(say("turn on the kitchen lights").tobytes(), "main")

@@ -31,7 +31,7 @@ from agent.common.settings_values import ConfigError
 from agent.gateway.dialog.agent import AgentFailed, Pass, Peer, Say, Turn
 from agent.gateway.dialog.home_assistant.connection import Connection, HaError, NotConnected
 from agent.gateway.dialog.home_assistant.home import Home, read_home
-from agent.gateway.dialog.home_assistant.phrases import build_patterns, name_pattern
+from agent.gateway.dialog.home_assistant.phrases import build_patterns, name_pattern, unheard
 from agent.gateway.dialog.home_assistant.session import HomeAssistantSession
 from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
 
@@ -139,6 +139,9 @@ class HomeAssistantAgent:
         log.info("home assistant grammar: %d areas, %d exposed entities, %d patterns%s",
                  len(home.areas), len(home.entities), len(self.patterns),
                  "" if self.complete else " (HA is still starting: read again when it is up)")
+        if self._known_word is not None and (missing := unheard(home, self._known_word)):
+            log.warning("home assistant names pocketsphinx cannot hear (a word not in its "
+                        "dictionary; add an alias in HA): %s", ", ".join(missing[:20]))
         for watcher in list(self._watchers):
             try:
                 watcher(self)
