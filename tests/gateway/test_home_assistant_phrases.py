@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 import real_ha
 
+from agent.common.settings_values import ConfigError
 from agent.gateway.dialog.home_assistant.home import Area, Entity, Home, build_home
 from agent.gateway.dialog.home_assistant.phrases import build_patterns, unheard
 from agent.gateway.grammar import Grammar
+from agent.gateway.settings import parse_gateway_settings
 from agent.gateway.stt.dictionary import known_word
 
 HOME = Home(
@@ -75,3 +77,22 @@ def test_real_ha_tests_fail_without_its_venv(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(real_ha, "HA_PYTHON", tmp_path / "no-venv" / "python")
     with pytest.raises(pytest.fail.Exception, match="run scripts/setup.sh --test"):
         real_ha.start_real_ha(tmp_path)
+
+
+@pytest.mark.parametrize("url, ok", [
+    ("http://127.0.0.1:8123", True),
+    ("http://192.168.1.20:8123", True),
+    ("http://homeassistant.local:8123", True),
+    ("https://ha.example.com", True),
+    ("http://ha.example.com:8123", False),
+    ("ws://127.0.0.1:8123", False),
+])
+def test_plain_http_only_at_home(url: str, ok: bool) -> None:
+    data = {"dialog": {"engine": ["skills", "home_assistant"], "home_assistant": {"url": url}}}
+    if ok:
+        assert parse_gateway_settings(data, "g.yaml").dialog.home_assistant.url == url
+        return
+    with pytest.raises(ConfigError) as err:
+        parse_gateway_settings(data, "g.yaml")
+    assert str(err.value).startswith("g.yaml: dialog.home_assistant.url: ")
+    assert err.value.exit_code == 78
