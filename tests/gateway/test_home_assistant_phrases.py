@@ -96,3 +96,16 @@ def test_plain_http_only_at_home(url: str, ok: bool) -> None:
         parse_gateway_settings(data, "g.yaml")
     assert str(err.value).startswith("g.yaml: dialog.home_assistant.url: ")
     assert err.value.exit_code == 78
+
+
+def test_free_text_only_with_an_agent_of_the_users_own() -> None:
+    from agent.gateway.dialog.home_assistant.agent import HomeAssistantAgent
+    from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
+
+    def agent(agent_id: str | None) -> HomeAssistantAgent:
+        return HomeAssistantAgent(HomeAssistantSettings(agent_id=agent_id), "t" * 20,
+                                  lambda _w: (), grammar=False)
+
+    assert not agent(None).free_text
+    assert not agent("conversation.home_assistant").free_text
+    assert agent("conversation.openai_conversation").free_text

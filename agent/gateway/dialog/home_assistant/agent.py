@@ -38,6 +38,8 @@ from agent.gateway.dialog.home_assistant.settings import HomeAssistantSettings
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "HA_TOKEN"
+DEFAULT_AGENTS = ("homeassistant", "conversation.home_assistant")
+"""The ids of HA's built-in conversation agent."""
 REGISTRY_EVENTS = ("area_registry_updated", "entity_registry_updated", "homeassistant_started")
 """Read the home again on these: a rename, a new alias, and the end of HA's start-up (HA
 takes connections before its integrations have loaded their entities)."""
@@ -69,7 +71,6 @@ class HomeAssistantAgent:
     """The ``home_assistant`` agent (see the module docs)."""
 
     name = "home_assistant"
-    free_text = False
 
     def __init__(
         self,
@@ -81,6 +82,9 @@ class HomeAssistantAgent:
         known_word: Callable[[str], bool] | None = None,
     ) -> None:
         self.settings = settings
+        # HA's own agent hears only its sentences; another agent_id is one the user set
+        # up in HA (an LLM, say), which takes any text: the recogniser must hear it.
+        self.free_text = settings.agent_id not in (None, *DEFAULT_AGENTS)
         self.connection = Connection(settings.url, token, timeout_s=settings.timeout_s,
                                      ca_file=settings.ca_file)
         self.patterns: tuple[str, ...] = ()

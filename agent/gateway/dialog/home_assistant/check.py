@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, NamedTuple
 
-from agent.gateway.dialog.home_assistant.agent import read_ha_token
+from agent.gateway.dialog.home_assistant.agent import DEFAULT_AGENTS, read_ha_token
 from agent.gateway.dialog.home_assistant.connection import Connection, HaError, NotConnected
 from agent.gateway.dialog.home_assistant.home import read_home
 from agent.gateway.dialog.home_assistant.phrases import build_patterns
 from agent.gateway.grammar import Grammar
-
-DEFAULT_AGENTS = ("homeassistant", "conversation.home_assistant")
 
 
 class Line(NamedTuple):
