@@ -7,7 +7,7 @@
 #
 # Idempotent: when .venv-ha already holds the right version with the
 # integrations the tests load, it does nothing.
-# Why these steps (each was a real trap; docs: tests/home_assistant/README.md):
+# Why these steps (each was a real trap):
 # - homeassistant 2024.3.3 is the last release for Python 3.11;
 # - pip alone backtracks for minutes through old sdists: HA's own pins
 #   (homeassistant/package_constraints.txt inside the wheel) are the constraints;
