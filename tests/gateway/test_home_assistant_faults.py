@@ -9,6 +9,8 @@ In every case the gateway keeps serving, the chain moves on, nothing hangs:
 * HA restarts in the middle of a device's connection: the link and the
   grammar come back, the same connection's next spoken turn reaches HA;
 * a refused token: a clear error line, the skills still answer;
+* HA frozen (SIGSTOP: slower than ``timeout_s``): the turn goes on, HA answers
+  again after SIGCONT;
 * the token never appears in the logs, at debug level (websockets logs every
   frame there, the ``auth`` frame among them).
 """
@@ -16,6 +18,8 @@ In every case the gateway keeps serving, the chain moves on, nothing hangs:
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,3 +108,33 @@ def test_a_refused_token_is_a_clear_error(
     errors = [r.getMessage() for r in debug_logs.records if r.levelno >= logging.ERROR]
     assert any("refused the access token" in e for e in errors), errors
     assert "not-a-valid-signature-123" not in debug_logs.text
+
+
+def test_a_frozen_home_assistant_is_a_timeout_then_it_answers_again(
+    own_ha: RealHomeAssistant,
+) -> None:
+    # SIGSTOP: the real HA process stops answering while its socket stays open
+    # (slower than timeout_s, for as long as it likes); SIGCONT: it carries on.
+    if own_ha.process is None:
+        own_ha.start()
+    assert own_ha.process is not None
+    pid = own_ha.process.pid
+    with serve_in_thread(gateway_settings(own_ha, timeout_s=1.0)) as gw:
+        agent = ha_agent(gw)
+        wait_until(lambda: agent.connection.connected, 60, "the link to HA")
+        ws = open_client(gw.url)
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                frozen = text_turn(ws, "is the bedroom light on")
+                assert frozen.text.text == "Sorry, I could not reach Home Assistant."
+                assert text_turn(ws, "thank you").skill == "thanks"  # nothing hangs
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            wait_until(lambda: agent.connection.connected, 60, "the link after SIGCONT")
+            own_ha.set_power("coffee_maker", False)
+            back = text_turn(ws, "turn on the coffee maker")
+            assert back.text.text == "Turned on the switch"
+            own_ha.wait_state("switch.coffee_maker", "on")
+        finally:
+            ws.close()
