@@ -38,12 +38,17 @@ def test_a_device_turns_on_the_kitchen_lights(
     real_ha: RealHomeAssistant, gateway: RunningGateway, tmp_path: Path
 ) -> None:
     real_ha.set_power("kitchen_lights", False)
-    # The command in espeak-ng's en-us voice: its en-gb "turn on" is heard by
+    real_ha.set_power("living_room_lamp", False)
+    real_ha.set_power("bedroom_light", False)
+    # The commands in espeak-ng's en-us voice: its en-gb "turn on" is heard by
     # pocketsphinx's US model as something else (see docs/benchmarks.md).
-    audio, _ = compose(tmp_path / "in.wav", [
-        ("pause", 1.0), ("say", "hey jarvis"), ("pause", 0.2),
-        ("audio", say("turn on the kitchen lights", "en-us", 150)), ("pause", 3.0),
-    ])
+    commands = ["turn on the lights in the living room", "turn on the kitchen lights",
+                "is the bedroom light on"]
+    parts: list[tuple[str, object]] = [("pause", 1.0)]
+    for command in commands:
+        parts += [("say", "hey jarvis"), ("pause", 0.2),
+                  ("audio", say(command, "en-us", 150)), ("pause", 4.0)]
+    audio, _ = compose(tmp_path / "in.wav", parts)
     cfg = tmp_path / "agent.yaml"
     cfg.write_text(yaml.safe_dump({
         "gateway": {"url": gateway.url},
@@ -57,13 +62,15 @@ def test_a_device_turns_on_the_kitchen_lights(
     env.pop("NOTIFY_SOCKET", None)
     device = Daemon(cfg, env)
     try:
-        device.wait_count("playback_end", 1, timeout=90)
+        device.wait_count("playback_end", 3, timeout=120)
     finally:
         rc = device.stop()
     assert rc == 0
-    assert [e["text"] for e in device.of("transcript")] == ["turn on the kitchen lights"]
-    assert [e["text"] for e in device.of("text")] == ["Turned on the light"]
+    assert [e["text"] for e in device.of("transcript")] == commands
+    assert [e["text"] for e in device.of("text")] == [
+        "Turned on the lights", "Turned on the light", "No, Off"]
     real_ha.wait_state("light.kitchen_lights", "on")
+    real_ha.wait_state("light.living_room_lamp", "on")
 
 
 def spoken_turn(gw: RunningGateway, text: str) -> Any:
