@@ -42,7 +42,9 @@ def test_a_device_turns_on_the_kitchen_lights(
     real_ha.set_power("bedroom_light", False)
     # The commands in espeak-ng's en-us voice: its en-gb "turn on" is heard by
     # pocketsphinx's US model as something else (see docs/benchmarks.md).
-    commands = ["turn on the lights in the living room", "turn on the kitchen lights",
+    # The second turn's pre-roll opens with "...vis" ("is"), which once made the
+    # grammar hear "is the ceiling fan on": the engine keeps the surer reading.
+    commands = ["turn on the kitchen lights", "turn on the lights in the living room",
                 "is the bedroom light on"]
     parts: list[tuple[str, object]] = [("pause", 1.0)]
     for command in commands:
@@ -68,7 +70,7 @@ def test_a_device_turns_on_the_kitchen_lights(
     assert rc == 0
     assert [e["text"] for e in device.of("transcript")] == commands
     assert [e["text"] for e in device.of("text")] == [
-        "Turned on the lights", "Turned on the light", "No, Off"]
+        "Turned on the light", "Turned on the lights", "No, Off"]
     real_ha.wait_state("light.kitchen_lights", "on")
     real_ha.wait_state("light.living_room_lamp", "on")
 
