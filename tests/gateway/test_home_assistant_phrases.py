@@ -109,3 +109,21 @@ def test_free_text_only_with_an_agent_of_the_users_own() -> None:
     assert not agent(None).free_text
     assert not agent("conversation.home_assistant").free_text
     assert agent("conversation.openai_conversation").free_text
+
+
+def test_a_big_home_is_one_pattern_per_intent_and_forty_names() -> None:
+    from agent.gateway.dialog.home_assistant.phrases import MAX_NAMES
+
+    numbers = "one two three four five six seven eight nine ten eleven twelve".split()
+    lamps = [Entity(f"light.l{i}", (f"lamp {w}",)) for i, w in enumerate(numbers)]
+    pairs = [(a, b) for a in ("red", "blue", "green", "white", "pink", "grey", "black")
+             for b in ("desk", "floor", "wall", "table", "shelf", "bed", "door", "hall")]
+    others = [Entity(f"light.x{i}", (f"{a} {b} light",)) for i, (a, b) in enumerate(pairs)]
+    home = Home((), tuple(lamps + others))
+    assert len(home.entities) == 68  # two chunks of names per intent
+    patterns = build_patterns(home, known_word)
+    assert sum(p.startswith("turn (on | off) [the] (") for p in patterns) == 2
+    assert all(p.count(" | ") < MAX_NAMES + 12 for p in patterns)
+    s = Grammar({}, {"ha": patterns}).sentences("ha")
+    assert {"turn on the lamp twelve", "set the pink shelf light to ten percent",
+            "turn the grey door light off"} <= s
