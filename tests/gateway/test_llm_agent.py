@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from agent.gateway.dialog.llm.agent import MAX_TOOL_ROUNDS, LlmAgent
 from agent.gateway.dialog.llm.settings import LlmSettings
 from agent.gateway.timers import TimerStore
 
-NOW = datetime(2026, 12, 6, 11, 45, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 6, 11, 45, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
