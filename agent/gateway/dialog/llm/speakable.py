@@ -111,6 +111,8 @@ class SentenceCutter:
 
     def _line_head(self, final: bool) -> bool:
         """Deal with the start of a line; False when more text is needed to tell."""
+        if not self._buffer:
+            return False  # the next delta starts the line
         line_end = self._buffer.find("\n")
         head = self._buffer if line_end < 0 else self._buffer[:line_end]
         if not final and line_end < 0 and _MAYBE_MARKER.match(head):
@@ -121,12 +123,12 @@ class SentenceCutter:
                 return False  # the fence line (```python) is dropped whole
             self._in_code = not self._in_code
             self._buffer = "" if line_end < 0 else self._buffer[line_end + 1:]
-            return True
+            return self._line_head(final)  # the next line starts here
         if self._in_code:
             return True
         if line_end >= 0 and _TABLE_RULE.match(head):
             self._buffer = self._buffer[line_end + 1:]
-            return True
+            return self._line_head(final)
         for pattern in (_LIST_MARKER, _HEADING, _QUOTE):
             self._buffer = pattern.sub("", self._buffer, count=1)
         self._line_start = False
