@@ -32,7 +32,7 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud")
+STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "llm")
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -184,6 +184,7 @@ def main() -> int:
     from benchmarks.cpu import cpu_rows
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
+    from benchmarks.llm import llm_rows
     from benchmarks.replies import reply_rows
     from benchmarks.soak import run_soak
 
@@ -219,6 +220,7 @@ def main() -> int:
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
+            "llm": lambda: llm_rows(args.quick),
         }
         for name in STEPS:
             if name not in args.only:

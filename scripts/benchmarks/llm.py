@@ -1,0 +1,235 @@
+"""The language model agent through the gateway, against the tests' OpenAI-compatible stand-in.
+
+Everything runs in this process: the stand-in (``tests/standins/openai_standin.py``,
+the one the ``openai`` SDK is tested against) on its own thread, reference
+gateways in-thread (``dialog.engine: [skills, llm]``, and ``[llm]`` alone for the
+pass cost), and plain protocol clients on real WebSockets that type their
+questions (``text``: no speech to text in the figures). One clock
+(``time.perf_counter``, CLOCK_MONOTONIC) for the stand-in and the clients.
+
+* 8a: from the stand-in writing the piece that completes the first sentence to
+  the client holding the first reply ``audio_data``. Reference: espeak-ng's own
+  time for that sentence (the same words, a fresh synthesis each: every turn's
+  sentence is new, so the gateway's espeak-ng cache never answers).
+* 8b: a skill hit through the chain: ``text`` sent to ``response`` received
+  (the skills answer before their audio is made).
+* 8c: the pass from the skills to the model: ``text`` sent to the stand-in
+  receiving the request, with ``[skills, llm]`` minus with ``[llm]`` (p95 each).
+* 8d: 10 devices ask at the same moment (threads, a barrier); each one's 8a
+  figure; the slowest against 1.2x the single-device p95.
+
+The stand-in answers at once (a model's own time is not the gateway's): these
+are the gateway's costs. Wall time on a machine shared with other work (two
+cores, other engineers' tests): preemption only ever adds to the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+for _p in (REPO, REPO / "tests"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from gateway_support import open_client, receive  # noqa: E402
+from standins.openai_standin import KEY, MODEL, OpenAIStandIn, Script  # noqa: E402
+
+from agent.gateway.dialog.llm.settings import LlmSettings  # noqa: E402
+from agent.gateway.dialog_settings import DialogSettings  # noqa: E402
+from agent.gateway.in_thread import serve_in_thread  # noqa: E402
+from agent.gateway.settings import GatewaySettings, SttSettings  # noqa: E402
+from agent.gateway.tts.espeak import Espeak  # noqa: E402
+from agent.link.protocol import GatewayError, ReplyAudioData, ReplyAudioEnd, Response  # noqa: E402
+from benchmarks.common import Row  # noqa: E402
+
+NUMBERS = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+           "fifteen sixteen seventeen eighteen nineteen twenty").split()
+
+
+def words(i: int) -> str:
+    """A distinct phrase per turn (so espeak-ng's cache never holds the sentence)."""
+    return f"{NUMBERS[i % 20]} {NUMBERS[(i // 20) % 20]} {NUMBERS[(i // 400) % 20]}"
+
+
+def sentence(i: int) -> str:
+    return f"The sky is blue because air scatters blue light, answer {words(i)}."
+
+
+def p95(values: list[float]) -> float:
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(0.95 * (len(v) - 1))))]
+
+
+def median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2]
+
+
+def gateway(standin: OpenAIStandIn, key_file: str, chain: tuple[str, ...]) -> Any:
+    llm = LlmSettings(base_url=standin.base_url, api_key_file=key_file, model=MODEL,
+                      tools=False, timeout_s=30)
+    return serve_in_thread(GatewaySettings(port=0, stt=SttSettings(workers=1),
+                                           dialog=DialogSettings(engine=chain, llm=llm)))
+
+
+def ask(ws: Any, text: str) -> dict[str, float]:
+    """One typed turn; perf_counter marks: sent, response, first audio, end."""
+    marks = {"sent": time.perf_counter()}
+    ws.send(json.dumps({"id": str(uuid.uuid4()), "action": "text", "text": text}))
+    for _ in range(10_000):  # bounded: a reply is far fewer messages
+        msg = receive(ws, 30)
+        now = time.perf_counter()
+        if isinstance(msg, GatewayError):
+            raise RuntimeError(f"the gateway answered an error: {msg.message}")
+        if isinstance(msg, Response):
+            marks.setdefault("response", now)
+        if isinstance(msg, ReplyAudioData):
+            marks.setdefault("audio", now)
+        if isinstance(msg, ReplyAudioEnd):
+            marks["end"] = now
+            return marks
+    raise RuntimeError("no audio_end")
+
+
+def script(i: int) -> Script:
+    return Script(pieces=["The sky is blue ", sentence(i)[len("The sky is blue "):] + " ",
+                          "Red light passes through."])
+
+
+def first_audio(standin: OpenAIStandIn, url: str, start: int, count: int) -> list[float]:
+    """8a: ms from the stand-in's first complete sentence to the first reply audio."""
+    out = []
+    ws = open_client(url)
+    try:
+        for i in range(start, start + count):
+            standin.next(script(i))
+            marks = ask(ws, f"why is the sky blue, question {words(i)}")
+            req = standin.requests[-1]
+            assert req.first_sentence_at is not None
+            out.append((marks["audio"] - req.first_sentence_at) * 1000)
+    finally:
+        ws.close()
+    return out
+
+
+def espeak_ms(start: int, count: int) -> list[float]:
+    """espeak-ng's wall time for each of the benchmark's first sentences, fresh each."""
+    tts = Espeak()
+
+    async def go() -> list[float]:
+        times = []
+        for i in range(start, start + count):
+            t0 = time.perf_counter()
+            await tts.synthesize(sentence(i) + " reference")
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+
+    return asyncio.run(go())
+
+
+def request_ms(standin: OpenAIStandIn, url: str, count: int, start: int) -> list[float]:
+    """8c: ms from ``text`` sent to the stand-in holding the request."""
+    out = []
+    ws = open_client(url)
+    try:
+        for i in range(start, start + count):
+            standin.next(script(i))
+            marks = ask(ws, f"why is the sky blue, question {words(i)}")
+            out.append((standin.requests[-1].started - marks["sent"]) * 1000)
+    finally:
+        ws.close()
+    return out
+
+
+def skill_ms(url: str, count: int) -> list[float]:
+    """8b: ms from ``text`` sent to ``response`` for a skill hit (the time)."""
+    ws = open_client(url)
+    try:
+        return [(m["response"] - m["sent"]) * 1000
+                for m in (ask(ws, "what time is it") for _ in range(count))]
+    finally:
+        ws.close()
+
+
+def together(standin: OpenAIStandIn, url: str, devices: int, start: int) -> list[float]:
+    """8d: ``devices`` clients ask at once; each one's 8a figure."""
+    standin.next(*(script(start + d) for d in range(devices)))
+    clients = [open_client(url + f"?userID=bench-{d}") for d in range(devices)]
+    barrier = threading.Barrier(devices)
+    marks: dict[str, dict[str, float]] = {}
+
+    def run(d: int) -> None:
+        text = f"why is the sky blue, device {words(start + d)}"
+        barrier.wait(30)
+        marks[text] = ask(clients[d], text)
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in range(devices)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for ws in clients:
+        ws.close()
+    # Scripts were handed out in arrival order, so pair by the request's own text.
+    got = []
+    for req in standin.requests[-devices:]:
+        text = req.user_texts[-1]
+        assert req.first_sentence_at is not None and text in marks
+        got.append((marks[text]["audio"] - req.first_sentence_at) * 1000)
+    return got
+
+
+def llm_rows(quick: bool) -> list[Row]:
+    """The rows 8a-8d."""
+    n = 8 if quick else 60
+    rounds = 1 if quick else 5
+    key_dir = tempfile.mkdtemp(prefix="voice-agent-llm-bench-")
+    key_file = Path(key_dir) / "key"
+    key_file.write_text(KEY)
+    with OpenAIStandIn() as standin:
+        with gateway(standin, str(key_file), ("skills", "llm")) as gw:
+            first_audio(standin, gw.url, 10_000, 3)  # warm-up: connections, imports
+            single = first_audio(standin, gw.url, 0, n)
+            skill = skill_ms(gw.url, n)
+            chained = request_ms(standin, gw.url, n, 2000)
+            many: list[float] = []
+            for r in range(rounds):
+                many += together(standin, gw.url, 10, 4000 + 10 * r)
+        with gateway(standin, str(key_file), ("llm",)) as gw:
+            request_ms(standin, gw.url, 3, 10_100)
+            alone = request_ms(standin, gw.url, n, 3000)
+    reference = espeak_ms(0, n)
+    pass_cost = p95(chained) - p95(alone)
+    return [
+        Row("8a", "model's first sentence -> device's first reply audio, p95 (LLM)",
+            f"{p95(single):.0f} ms (median {median(single):.0f} ms, {n} turns)",
+            f"espeak-ng for that sentence: p95 {p95(reference):.0f} ms",
+            f"<= {p95(reference):.0f} + 30 ms",
+            p95(single) <= p95(reference) + 30),
+        Row("8b", "a skill hit through the chain [skills, llm]: text -> response, p95",
+            f"{p95(skill):.1f} ms (median {median(skill):.1f} ms, {n} turns)",
+            "", "<= 5 ms", p95(skill) <= 5),
+        Row("8c", "a pass from the skills to the LLM: text -> request, [skills, llm] - [llm]",
+            f"{pass_cost:+.1f} ms (p95 {p95(chained):.1f} ms vs {p95(alone):.1f} ms)",
+            "", "<= 5 ms", pass_cost <= 5),
+        Row("8d", "10 devices at once: slowest 8a figure",
+            f"{max(many):.0f} ms (median {median(many):.0f} ms, {len(many)} replies)",
+            f"single device p95 {p95(single):.0f} ms", f"<= {1.2 * p95(single):.0f} ms",
+            max(many) <= 1.2 * p95(single)),
+    ]
+
+
+if __name__ == "__main__":
+    # .venv/bin/python scripts/benchmarks/llm.py [--quick]
+    from benchmarks.report import text_table
+
+    print(text_table(llm_rows("--quick" in sys.argv)))
