@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.gateway.dialog.backend import Utterance
+from agent.gateway.dialog.backend import Outbox, Utterance
 
 
 class Pass(Exception):  # noqa: N818 - a control signal, not an error
@@ -89,6 +89,8 @@ class Peer:
     """(latitude, longitude) from the device's ``location`` message."""
     timers: Any = None
     """This device's timers (:class:`agent.gateway.alarms.Book`), when the gateway runs them."""
+    outbox: Outbox | None = None
+    """The session's :class:`Outbox`, for an agent that answers the device itself (Diatheke)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -203,6 +203,11 @@ class Skills:
             return pending, True  # not understood: the asking skill may ask again
         return None, False
 
+    def catch_all(self, text: str, dialog: Dialog) -> Reply:
+        """The fallback's reply: what is said when no agent had an answer."""
+        now = datetime.now().astimezone()
+        return self._fallback(Request(normalize(text), text, False, dialog, now))
+
     def respond(self, text: str, dialog: Dialog, now: datetime | None = None) -> Answer:
         """Run the skill chosen for ``text`` and update ``dialog``."""
         now = now or datetime.now().astimezone()
