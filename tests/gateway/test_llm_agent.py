@@ -463,3 +463,18 @@ def test_home_assistant_is_a_tool_when_configured(server: OpenAIStandIn, key_fil
                        "Home Assistant did not understand that command"]
     assert [p.fields for p in parts if isinstance(p, Data)] == [{"targets": ["light.kitchen"]}]
     assert said(parts) == ["Done."]
+
+
+def test_a_tool_that_breaks_is_reported_to_the_model(server: OpenAIStandIn, key_file: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenBook:
+        def start(self, seconds: float, name: str) -> dict[str, Any]:
+            raise RuntimeError("disk full")
+
+    server.next(Script(pieces=[], tool_calls=[("set_timer", '{"seconds": 5}')]),
+                Script(pieces=["Sorry, no timer today."]))
+    parts = ask(LlmAgent(settings(server, key_file)), "set a timer", timers=BrokenBook())
+    assert said(parts) == ["Sorry, no timer today."]
+    results = [m["content"] for m in server.requests[-1].messages if m["role"] == "tool"]
+    assert results == ["error: the tool failed (RuntimeError)"]
+    assert "llm: tool set_timer failed" in caplog.text

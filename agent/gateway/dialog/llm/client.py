@@ -97,7 +97,10 @@ def describe(exc: BaseException) -> LlmFault:
     if isinstance(exc, LlmFault):
         return exc
     if isinstance(exc, TimeoutError | openai.APITimeoutError):
-        return LlmFault("timed out")
+        # A connect timeout is a server that cannot be reached (a host that is off).
+        connect = "connect" in type(exc.__cause__).__name__.lower()
+        return LlmFault("cannot connect: timed out" if connect else "timed out",
+                        unreachable=connect)
     if isinstance(exc, openai.APIStatusError):
         what = {401: "the API key was refused", 403: "forbidden", 404: "unknown model or URL",
                 429: "rate limited", }.get(exc.status_code, "server error")

@@ -107,6 +107,9 @@ class Toolbox:
         except (ToolError, json.JSONDecodeError) as exc:
             log.info("llm: tool %s: bad call (%s)", name, exc)
             return Outcome(f"error: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a tool's own fault is the model's answer
+            log.exception("llm: tool %s failed", name)
+            return Outcome(f"error: the tool failed ({type(exc).__name__})")
 
     # ------------------------------------------------------------ timers
     def _book(self) -> Any:
