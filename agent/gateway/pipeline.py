@@ -242,10 +242,10 @@ class Conversation:
             await consumer
             await send(GatewayError(turn.id, f"text to speech failed: {exc}"))
         except asyncio.CancelledError:
-            consumer.cancel()
-            await asyncio.gather(consumer, return_exceptions=True)
             if not reply.done.is_set():
                 replies.cut()  # barge-in: nothing more of a reply still being made
+            consumer.cancel()
+            await asyncio.gather(consumer, return_exceptions=True)
             close = getattr(rest, "aclose", None)
             if close is not None:
                 await close()

@@ -39,8 +39,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from agent.common.redact import REDACTOR, guard_websockets_logs
-from agent.gateway.alarms import CONNECTION_OWNER, TimerService
-from agent.gateway.announce import SessionTarget
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.registry import create_agents
 from agent.gateway.dialog.skills import Skills
@@ -51,7 +49,9 @@ from agent.gateway.session import Services, Session
 from agent.gateway.settings import ConfigError, GatewaySettings, check_exposure, read_token
 from agent.gateway.stt.engines import SpeechEngines
 from agent.gateway.stt.pool import SttPool
-from agent.gateway.timers import TimerStore
+from agent.gateway.timers.alarms import CONNECTION_OWNER, TimerService
+from agent.gateway.timers.announce import SessionTarget
+from agent.gateway.timers.store import TimerStore
 from agent.gateway.tts.engine import Speaker
 from agent.gateway.tts.factory import create_speaker
 from agent.link.protocol import Announce, GatewayMessage, ProtocolError, decode_client, encode

@@ -88,7 +88,7 @@ class Peer:
     location: tuple[float, float] | None = None
     """(latitude, longitude) from the device's ``location`` message."""
     timers: Any = None
-    """This device's timers (:class:`agent.gateway.alarms.Book`), when the gateway runs them."""
+    """This device's timers (:class:`agent.gateway.timers.alarms.Book`), if the gateway runs any."""
     outbox: Outbox | None = None
     """The session's :class:`Outbox`, for an agent that answers the device itself (Diatheke)."""
     extra: dict[str, Any] = field(default_factory=dict)

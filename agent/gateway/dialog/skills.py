@@ -56,7 +56,7 @@ class Dialog:
     location: tuple[float, float] | None = None
     """(latitude, longitude) from the client's ``location`` message."""
     timers: Any = None
-    """This device's timers (an :class:`agent.gateway.alarms.Book`), when the gateway runs them."""
+    """This device's timers (:class:`agent.gateway.timers.alarms.Book`), if the gateway runs any."""
 
 
 @dataclass(frozen=True)

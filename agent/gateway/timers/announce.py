@@ -1,6 +1,6 @@
 """Speaking with no question asked: one connection's side of announcements.
 
-:class:`SessionTarget` lets the :class:`~agent.gateway.alarms.TimerService`
+:class:`SessionTarget` lets the :class:`~agent.gateway.timers.alarms.TimerService`
 speak on a :class:`~agent.gateway.session.Session`: ``response``, ``text`` and
 the spoken audio all under one fresh id ``A`` that the device never opened
 (the announcement form of the protocol, ``docs/protocol.md``).
