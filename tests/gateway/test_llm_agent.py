@@ -22,11 +22,11 @@ import pytest
 from standins.openai_standin import KEY, MODEL, OpenAIStandIn, Script
 
 from agent.common.redact import REDACTOR
-from agent.gateway.alarms import TimerService
 from agent.gateway.dialog.agent import AgentFailed, Ask, Data, Pass, Peer, Say, Turn
 from agent.gateway.dialog.llm.agent import MAX_TOOL_ROUNDS, LlmAgent
 from agent.gateway.dialog.llm.settings import LlmSettings
-from agent.gateway.timers import TimerStore
+from agent.gateway.timers.alarms import TimerService
+from agent.gateway.timers.store import TimerStore
 
 NOW = datetime(2026, 12, 6, 11, 45, tzinfo=UTC)
 

@@ -51,7 +51,8 @@ def read_key(settings: LlmSettings, environ: dict[str, str] | None = None) -> st
     env = os.environ if environ is None else environ
     key: str | None = None
     if settings.api_key_file:
-        key = Path(settings.api_key_file).read_text(encoding="utf-8").strip() or None
+        lines = Path(settings.api_key_file).read_text(encoding="utf-8").strip().splitlines()
+        key = lines[0].strip() or None if lines else None
     if key is None:
         key = (env.get("OPENAI_API_KEY") or "").strip() or None
     if key is not None:

@@ -1,6 +1,6 @@
 """The model's tools: the gateway's own timers, the time, and Home Assistant when configured.
 
-The timers are the device's :class:`agent.gateway.alarms.Book`, the very one the
+The timers are the device's :class:`agent.gateway.timers.alarms.Book`, the very one the
 timer skills use (:mod:`agent.gateway.dialog.timer`), named the same way ("five
 second"), with the same ``timer`` card: a timer the model sets rings on the
 device exactly like one set by the skills.
