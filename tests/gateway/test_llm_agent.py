@@ -478,3 +478,10 @@ def test_a_tool_that_breaks_is_reported_to_the_model(server: OpenAIStandIn, key_
     results = [m["content"] for m in server.requests[-1].messages if m["role"] == "tool"]
     assert results == ["error: the tool failed (RuntimeError)"]
     assert "llm: tool set_timer failed" in caplog.text
+
+
+def test_the_key_is_the_files_first_line(server: OpenAIStandIn, tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text(f"  {KEY}  \n# rotated 2026-12-01\n")
+    assert said(ask(LlmAgent(settings(server, str(path))), "hello"))
+    assert server.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
