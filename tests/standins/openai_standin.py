@@ -99,6 +99,8 @@ class OpenAIStandIn:
         self.default = script or Script()
         self.scripts: deque[Script] = deque()
         self.requests: list[Request] = []
+        self.on_request: Any = None
+        """Called (on the stand-in's thread) as each request arrives (benchmarks)."""
         self._cond = threading.Condition()
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -180,6 +182,8 @@ class OpenAIStandIn:
                                          "owned_by": "standin"}]})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
+        if self.on_request is not None:
+            self.on_request()
         body = await request.json()
         with self._cond:
             script = self.scripts.popleft() if self.scripts else self.default
