@@ -8,27 +8,18 @@ tests with a gateway and a device process are in test_llm_gateway.py.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from llm_support import NOW, ask, collect, run, said, settings, timers
 from standins.openai_standin import KEY, MODEL, OpenAIStandIn, Script
 
-from agent.common.redact import REDACTOR
 from agent.gateway.dialog.agent import AgentFailed, Ask, Data, Pass, Peer, Say, Turn
 from agent.gateway.dialog.llm.agent import MAX_TOOL_ROUNDS, LlmAgent
-from agent.gateway.dialog.llm.settings import LlmSettings
-from agent.gateway.timers.alarms import TimerService
-from agent.gateway.timers.store import TimerStore
-
-NOW = datetime(2026, 12, 6, 11, 45, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -48,45 +39,6 @@ def key_file(tmp_path: Path) -> str:
     path = tmp_path / "openai.key"
     path.write_text(KEY + "\n")
     return str(path)
-
-
-def settings(server: OpenAIStandIn, key_file: str, **kw: Any) -> LlmSettings:
-    return replace(LlmSettings(base_url=server.base_url, api_key_file=key_file, model=MODEL,
-                               timeout_s=10), **kw)
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
-
-
-async def collect(agent: LlmAgent, peer: Peer, text: str, *, stop_after: int | None = None,
-                  on_part: Any = None) -> list[Any]:
-    """The parts of one reply (``stop_after`` parts: then the generator is closed)."""
-    parts: list[Any] = []
-    gen = agent.connect(peer).respond(Turn(id="t1", text=text))
-    try:
-        async for part in gen:
-            parts.append(part)
-            if on_part is not None:
-                on_part(part)
-            if stop_after is not None and len(parts) >= stop_after:
-                break
-    finally:
-        await gen.aclose()
-    return parts
-
-
-def said(parts: list[Any]) -> list[str]:
-    return [p.text for p in parts if isinstance(p, Say)]
-
-
-def ask(agent: LlmAgent, text: str, device: str = "kitchen", **kw: Any) -> list[Any]:
-    async def go() -> list[Any]:
-        try:
-            return await collect(agent, Peer(1, device, **kw), text)
-        finally:
-            await agent.aclose()
-    return run(go())
 
 
 def test_sentences_go_out_before_the_model_has_finished(server: OpenAIStandIn,
@@ -163,15 +115,6 @@ def test_a_question_at_the_end_asks_for_a_follow_up(server: OpenAIStandIn,
     server.next(Script(pieces=["Sure. ", "Which city do you mean?"]))
     parts = ask(LlmAgent(settings(server, key_file)), "what is the weather")
     assert said(parts) == ["Sure.", "Which city do you mean?"] and isinstance(parts[-1], Ask)
-
-
-def timers() -> tuple[TimerService, Any]:
-    service = TimerService(TimerStore(None), 60)
-
-    class Target:
-        owner = "kitchen"
-
-    return service, service.attach(Target())  # type: ignore[arg-type]
 
 
 def test_set_timer_through_a_tool_call_starts_a_real_timer(server: OpenAIStandIn,
@@ -324,97 +267,6 @@ def test_barge_in_closes_the_stream(server: OpenAIStandIn, key_file: str) -> Non
     assert not server.requests[-1].finished
 
 
-FAULTS = {
-    "401": "HTTP 401 (the API key was refused)",
-    "404": "HTTP 404 (unknown model or URL)",
-    "429": "HTTP 429 (rate limited)",
-    "500": "HTTP 500 (server error)",
-    "hang": "timed out",
-    "cut": "the connection broke",
-    "malformed": "a malformed chunk",
-    "error": "the server reported an error: model crashed",
-}
-
-
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_fault_before_anything_was_said_fails_the_turn(
-        server: OpenAIStandIn, key_file: str, fault: str, caplog: pytest.LogCaptureFixture,
-) -> None:
-    server.next(Script(pieces=["Half a sent", "ence and more."], fault=fault, fault_after=1,
-                       hold_s=30))
-    agent = LlmAgent(settings(server, key_file, timeout_s=1.0 if fault == "hang" else 10))
-    with caplog.at_level(logging.INFO), pytest.raises(AgentFailed) as info:
-        ask(agent, "why")
-    assert info.value.reason.startswith(FAULTS[fault]), info.value.reason
-    assert not info.value.unreachable
-    assert FAULTS[fault] in caplog.text  # logged with what happened
-    if fault == "hang":
-        server.wait(lambda s: s.requests[-1].client_closed)
-
-
-@pytest.mark.parametrize("fault", ["cut", "malformed", "error"])
-def test_a_fault_after_a_sentence_ends_the_reply_with_it(server: OpenAIStandIn, key_file: str,
-                                                         fault: str) -> None:
-    server.next(Script(pieces=["One whole sentence. ", "And half"], fault=fault,
-                       fault_after=1))
-    parts = ask(LlmAgent(settings(server, key_file)), "why")
-    assert said(parts) == ["One whole sentence."]
-
-
-def test_an_unknown_model_is_a_404(server: OpenAIStandIn, key_file: str) -> None:
-    with pytest.raises(AgentFailed, match="HTTP 404"):
-        ask(LlmAgent(settings(server, key_file, model="llama-nonesuch")), "hi")
-    assert server.requests[-1].model == "llama-nonesuch"
-
-
-def test_a_server_that_is_down_is_unreachable(key_file: str) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    down = LlmSettings(base_url=f"http://127.0.0.1:{port}/v1", api_key_file=key_file,
-                       model=MODEL)
-    with pytest.raises(AgentFailed, match="cannot connect") as info:
-        ask(LlmAgent(down), "hi")
-    assert info.value.unreachable
-
-
-def test_the_key_comes_from_the_environment_when_no_file(
-        server: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    parts = ask(LlmAgent(settings(server, None)), "hello")  # type: ignore[arg-type]
-    assert said(parts) and server.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
-    monkeypatch.delenv("OPENAI_API_KEY")
-    with pytest.raises(AgentFailed, match="HTTP 401"):
-        ask(LlmAgent(settings(server, None)), "hello")  # type: ignore[arg-type]
-    assert server.requests[-1].headers["Authorization"] == "Bearer no-key"
-
-
-def test_the_key_is_in_no_log_line_at_debug(server: OpenAIStandIn, key_file: str,
-                                            caplog: pytest.LogCaptureFixture) -> None:
-    server.next(Script(), Script(fault="401"))
-    with caplog.at_level(logging.DEBUG):
-        for name in ("openai", "openai._base_client", "httpx", "httpx2", "httpcore",
-                     "httpcore2", "agent"):
-            logging.getLogger(name).setLevel(logging.DEBUG)
-        try:
-            agent = LlmAgent(settings(server, key_file))
-            ask(agent, "hello")
-            with pytest.raises(AgentFailed):
-                ask(LlmAgent(settings(server, key_file)), "hello")
-            logging.getLogger("agent").debug("the key is %s", KEY)  # the guard itself
-        finally:
-            for name in ("openai", "openai._base_client", "httpx", "httpx2", "httpcore",
-                         "httpcore2", "agent"):
-                logging.getLogger(name).setLevel(logging.NOTSET)
-    assert server.requests[-2].headers["Authorization"] == f"Bearer {KEY}"
-    assert any(r.name.startswith("openai") for r in caplog.records)  # the SDK did log
-    assert "the key is ***" in caplog.text
-    assert KEY not in caplog.text and KEY[3:15] not in caplog.text
-    assert REDACTOR.scrub(KEY) == "***"
-
-
 class HomeStub:
     """A stand-in for the home_assistant agent (the HA helper builds the real one):
     the agent interface itself, answering from a table."""
@@ -478,10 +330,3 @@ def test_a_tool_that_breaks_is_reported_to_the_model(server: OpenAIStandIn, key_
     results = [m["content"] for m in server.requests[-1].messages if m["role"] == "tool"]
     assert results == ["error: the tool failed (RuntimeError)"]
     assert "llm: tool set_timer failed" in caplog.text
-
-
-def test_the_key_is_the_files_first_line(server: OpenAIStandIn, tmp_path: Path) -> None:
-    path = tmp_path / "key"
-    path.write_text(f"  {KEY}  \n# rotated 2026-12-01\n")
-    assert said(ask(LlmAgent(settings(server, str(path))), "hello"))
-    assert server.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
