@@ -3,7 +3,7 @@
 Real parts: the agent's own ``openai`` SDK client over a loopback socket to the
 stand-in (tests/standins/openai_standin.py), real timers (an in-memory
 :class:`TimerStore` behind the gateway's :class:`TimerService`). The end-to-end
-tests with a gateway and a device process are in test_llm_gateway.py.
+tests are test_llm_gateway.py (a gateway) and test_llm_device.py (a device process).
 """
 
 from __future__ import annotations
