@@ -86,7 +86,7 @@ def test_device_gateway_and_model_time_question_follow_up_timer(
     audio, _ = compose(tmp_path / "in.wav", [
         ("pause", 1.0), ("say", "hey jarvis"), ("pause", 0.3), ("say", "what time is it"),
         ("pause", 5.0),
-        ("say", "alexa"), ("pause", 0.3), ("say", "why is the sky blue"), ("pause", 10.0),
+        ("say", "alexa"), ("pause", 0.3), ("say", "why is the sky blue"), ("pause", 13.0),
         ("say", "set a timer for five seconds"), ("pause", 16.0),
     ])
     hold = threading.Event()
