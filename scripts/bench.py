@@ -32,7 +32,9 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "wyoming", "ring", "home_assistant")
+STEPS = (
+    "cpu", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring", "home_assistant",
+)
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -204,6 +206,7 @@ def main() -> int:
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
     from benchmarks.home_assistant import ha_rows
+    from benchmarks.llm import llm_rows
     from benchmarks.replies import reply_rows
     from benchmarks.ring import ring_rows
     from benchmarks.soak import run_soak
@@ -242,6 +245,7 @@ def main() -> int:
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
             "wyoming": lambda: wyoming_rows(args.quick),
+            "llm": lambda: llm_rows(args.quick),
             "ring": lambda: ring_rows(args.quick),
             "home_assistant": lambda: ha_rows(args.quick),  # needs .venv-ha (setup.sh --test)
         }
