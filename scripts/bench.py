@@ -32,7 +32,9 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "wyoming", "ring")
+STEPS = (
+    "cpu", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring", "home_assistant",
+)
 ONLY_STEPS = ("openvocab",)  # run only when named in --only; each writes its own section
 
 NOTES = """
@@ -204,6 +206,8 @@ def main() -> int:
     from benchmarks.cpu import cpu_rows
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
+    from benchmarks.home_assistant import ha_rows
+    from benchmarks.llm import llm_rows
     from benchmarks.openvocab import openvocab_rows
     from benchmarks.replies import reply_rows
     from benchmarks.ring import ring_rows
@@ -243,7 +247,9 @@ def main() -> int:
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
             "wyoming": lambda: wyoming_rows(args.quick),
+            "llm": lambda: llm_rows(args.quick),
             "ring": lambda: ring_rows(args.quick),
+            "home_assistant": lambda: ha_rows(args.quick),  # needs .venv-ha (setup.sh --test)
             "openvocab": lambda: openvocab_rows(args.quick, write=not args.quick),
         }
         for name in STEPS + ONLY_STEPS:

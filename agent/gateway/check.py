@@ -48,6 +48,15 @@ def in_chain(agent: str) -> Callable[[GatewaySettings], str | None]:
     return unused
 
 
+def check_home_assistant(settings: GatewaySettings, source: str, steps: Steps) -> None:
+    """HA reachable, the token, its version, the agent, the home, the grammar's size."""
+    from agent.gateway.dialog.home_assistant import check
+
+    for line in check.check_home_assistant(settings, source):
+        name = line.name.removeprefix("home assistant").strip()
+        steps.add(name, line.ok, line.detail, line.fix)
+
+
 def always(settings: GatewaySettings) -> str | None:
     """Always used."""
     return None
@@ -74,7 +83,7 @@ SERVICES: list[Service] = [
     Service("dialog.skills", in_chain("skills"), check_skills),
     Service("dialog.diatheke", in_chain("diatheke"), check_diatheke),
     Service("dialog.llm", in_chain("llm"), None),
-    Service("dialog.home_assistant", in_chain("home_assistant"), None),
+    Service("dialog.home_assistant", in_chain("home_assistant"), check_home_assistant),
 ]
 
 

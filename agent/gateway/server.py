@@ -43,6 +43,7 @@ from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.registry import create_agents
 from agent.gateway.dialog.skills import Skills
 from agent.gateway.forms import choose_form, is_announce_tool
+from agent.gateway.live_grammar import LiveGrammar
 from agent.gateway.pipeline import Pipeline
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.session import Services, Session
@@ -85,6 +86,10 @@ class Gateway:
         REDACTOR.install()
         guard_websockets_logs()
         pool = SttPool(skills.searches(), skills.pronunciations, workers=settings.stt.workers)
+        agents = create_agents(settings, skills)
+        # Agents whose phrases change at run time (Home Assistant's names) update the grammars.
+        self.grammar = LiveGrammar(skills, pool)
+        self.grammar.watch(agents.values())
         self.services = Services(
             settings=settings,
             skills=skills,
@@ -92,7 +97,7 @@ class Gateway:
             pipeline=Pipeline(
                 settings.dialog,
                 skills,
-                create_agents(settings, skills),
+                agents,
                 tts or create_speaker(settings),
             ),
             recorder=recorder,
@@ -240,6 +245,10 @@ class Gateway:
         """Serve until ``stop`` is set; ``ready(port)`` once listening."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.services.stt.warm_up)
+        for agent in self.services.pipeline.agents.values():
+            start = getattr(agent, "start", None)  # a remote link kept up (Home Assistant)
+            if callable(start):
+                start()
         s = self.settings
         timers = asyncio.create_task(self.timers.run(stop))
         try:

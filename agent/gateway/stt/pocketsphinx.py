@@ -122,23 +122,28 @@ class PocketsphinxEngine:
                 self._decoder.add_word(word, phones, True)
         self._fsgs: dict[str, Any] = {}
         for search, jsgf in searches.items():
-            missing = self._missing_words(jsgf)
-            if missing:
-                raise ValueError(
-                    f"grammar {search!r}: words not in the dictionary: {', '.join(missing)}"
-                    " (add pronunciations)"
-                )
-            # Kept: FsgModel.accept() tells a full sentence from the partial
-            # path pocketsphinx returns when no path reaches the final state.
-            fsg = self._decoder.parse_jsgf(jsgf)
-            self._decoder.add_fsg(search, fsg)
-            self._fsgs[search] = fsg
+            self.set_search(search, jsgf)
         self._decoder.add_allphone_file("_phones", None)
         self._logmath = self._decoder.get_logmath()
         self._last_score = 0
         log.debug(
             "pocketsphinx ready in %.2f s (pid %d)", time.perf_counter() - started, os.getpid()
         )
+
+    def set_search(self, search: str, jsgf: str) -> None:
+        """Add grammar ``search``, or replace it (grammars change at run time: Home
+        Assistant's names). Raises ValueError for a word the dictionary lacks."""
+        missing = self._missing_words(jsgf)
+        if missing:
+            raise ValueError(
+                f"grammar {search!r}: words not in the dictionary: {', '.join(missing)}"
+                " (add pronunciations)"
+            )
+        # Kept: FsgModel.accept() tells a full sentence from the partial
+        # path pocketsphinx returns when no path reaches the final state.
+        fsg = self._decoder.parse_jsgf(jsgf)
+        self._decoder.add_fsg(search, fsg)  # a search of the same name is replaced
+        self._fsgs[search] = fsg
 
     def _free(self) -> str:
         """The general model's search for open vocabulary, made on first use.
@@ -246,25 +251,25 @@ class PocketsphinxEngine:
         return general
 
     def _grammar_pass(self, search: str | None, pcm: bytes, mask: np.ndarray) -> _Heard | None:
-        """The full sentence grammar ``search`` hears in ``pcm``: the first one it
-        trusts (confidence >= :data:`MIN_CONFIDENCE`), else the first other; None
-        when there is none."""
+        """The surest full sentence grammar ``search`` hears in ``pcm`` (trusted when
+        its confidence is at least :data:`MIN_CONFIDENCE`); None when there is none."""
         if search is None:
             return None
         if search not in self._fsgs:
             log.warning("no grammar named %r; using the general model", search)
             return None
-        # A device's pre-roll may open with the tail of its wake word; when the
-        # grammar fails on the whole, try again from the first pause on.
-        doubted: _Heard | None = None
+        # A device's pre-roll may open with the tail of its wake word: try the
+        # grammar from the first pause on as well, and keep the surer answer
+        # ("...vis | turn on the lights" fits "is the ceiling fan on" at 0.67 as a
+        # whole, and its true sentence at 0.97 without the fragment).
+        best: _Heard | None = None
         for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
             text, segs = self._decode(search, part)
             if text and self._fsgs[search].accept(text):
                 confidence = self._confidence(search, text, segs, part, part_mask)
-                if confidence >= MIN_CONFIDENCE:
-                    return _Heard(text, confidence, part, part_mask)
-                doubted = doubted or _Heard(text, confidence, part, part_mask)
-        return doubted
+                if best is None or confidence > best.confidence:
+                    best = _Heard(text, confidence, part, part_mask)
+        return best
 
     def _grammar_wins(self, sentence: str, words: str, pcm: bytes) -> bool:
         """True unless the general model's ``words`` explain ``pcm`` better than the
@@ -303,12 +308,29 @@ class PocketsphinxEngine:
         b = min(len(pcm) // 2, (last + 1) * 160 + _CUT_MARGIN)
         cut = pcm[2 * a : 2 * b]
         again, _ = self._decode(search, cut)
-        if again != text:  # unstable: the answer depends on the surrounding silence
+        if not same_command(again, text):  # unstable: it depends on the surrounding silence
             return 0.0
         grammar_score = self._last_score
         self._decode("_phones", cut)
         per_frame = (grammar_score - self._last_score) / max(1, (b - a) // 160)
         return _logistic(per_frame)
+
+
+SLIGHT_WORDS = frozenset({"the", "a"})
+"""Words a grammar makes optional ("turn on [the] kitchen lights")."""
+
+
+def same_command(a: str | None, b: str | None) -> bool:
+    """Whether two decodes of one utterance say the same thing, up to a dropped "the" or a
+    plural "s" (Home Assistant's grammar holds "the kitchen light" beside "kitchen
+    lights": a flip between such twins is not an unstable answer)."""
+    if a is None or b is None:
+        return a == b
+
+    def core(text: str) -> list[str]:
+        return [w.removesuffix("s") for w in text.split() if w not in SLIGHT_WORDS]
+
+    return a == b or core(a) == core(b)
 
 
 LEADING_FRAGMENT_MAX_S = 1.2  # a wake word's tail in the pre-roll is shorter than this
