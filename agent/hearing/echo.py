@@ -99,6 +99,9 @@ class CaptureProcessor:
         self._lateness: deque[tuple[int, float]] = deque()  # (position, read lateness)
         self.chunks_processed = 0
         self.chunks_bypassed = 0
+        self.active = False
+        """Whether the canceller ran on the last chunk (False: bypassed, nothing played)."""
+        self._logged_delay: float | None = None
 
     @property
     def echo_cancel(self) -> bool:
@@ -165,14 +168,31 @@ class CaptureProcessor:
         when = self.capture_time(position)
         if not self.timeline.active(when - self.tail_s):
             self.chunks_bypassed += 1
+            if self.active:
+                self.active = False
+                log.info("echo canceller idle (nothing played for %.1f s): bypassed, bit-exact",
+                         self.tail_s)
             return chunk
+        if not self.active:
+            self.active = True
+            log.info("echo canceller active: reference read %.0f ms early (delay estimate %s)",
+                     self.shift * 1000 / SAMPLE_RATE,
+                     "none yet" if self.delay.estimate is None
+                     else f"{self.delay.estimate.delay_ms:.0f} ms")
         now = self.timeline.read(when, CHUNK)  # what played at this very moment
         found = self.delay.push(now, chunk, self.timeline.active(when))
         if found is not None:
             shift = max(0, int(round((found.delay_ms - MARGIN_MS) * SAMPLE_RATE / 1000)))
-            if abs(shift - self.shift) > MOVE_MS * SAMPLE_RATE / 1000:
-                log.debug("echo: delay %.0f ms, level %.1f dB: reference moved",
-                          found.delay_ms, found.level_db)
+            moved = abs(shift - self.shift) > MOVE_MS * SAMPLE_RATE / 1000
+            if self._logged_delay is None or abs(found.delay_ms - self._logged_delay) >= 1.0:
+                # A miss should be explainable from the log: every change of the estimate.
+                log.info(
+                    "echo delay estimate %.0f ms (echo %.1f dB re. reference, peak %.1f)%s",
+                    found.delay_ms, found.level_db, found.confidence,
+                    ": reference moved, canceller restarted" if moved else "",
+                )
+                self._logged_delay = found.delay_ms
+            if moved:
                 self.shift = shift
                 canceller.reset()
         far = self.timeline.read(when - self.shift / SAMPLE_RATE, CHUNK) if self.shift else now

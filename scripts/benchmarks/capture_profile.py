@@ -171,8 +171,8 @@ def _instrument(daemon: Any, counters: Counters) -> None:
     for scorer in detector.scorers:
         if hasattr(scorer, "_features_of"):  # microWakeWord
             counters.wrap(scorer, "_features_of", "features")
-            for model in scorer._models:
-                counters.wrap(model, "process_streaming_prob", "model")
+            for stream in scorer._streams:
+                counters.wrap(stream, "feed", "model")
         else:  # openWakeWord
             counters.wrap(scorer._features, "push", "features")
             for classifier in scorer.classifiers:

@@ -1,0 +1,165 @@
+"""The daemon's listening CPU against the bare loop of the same engine (rows 1d, 1e).
+
+Daemon: ``voice-agent run`` in its own process over the talk clip, file input
+not paced; its CPU is the kernel's account of the exited process (``wait4``).
+Its *marginal* CPU per audio second is the difference between a run over the
+clip three times and a run over it once, divided by the difference in audio:
+start-up (imports, models, connecting) and shutdown cancel out exactly, and
+nothing is guessed about where start-up ends. The bare loop of each engine
+runs in a fresh process of the same interpreter, through the engine's public
+API, with ``time.thread_time()`` around the loop only (models loaded):
+
+* openWakeWord: ``openwakeword.model.Model(...).predict`` on 80 ms frames;
+* microWakeWord: ``MicroWakeWordFeatures.process_streaming`` on 10 ms chunks,
+  every feature to ``MicroWakeWord.process_streaming``.
+
+Every run is repeated, the kinds taking turns, and the lowest of each is kept
+(other work on a shared machine only ever adds CPU time).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.capture_profile import Profile, profile_daemon, profile_table
+from benchmarks.common import SCRIPTS, Row, read_wav, write_wav
+from benchmarks.cpu import daemon_cpu
+
+TARGET = 1.25
+MARK = "<!-- listening overhead: scripts/benchmarks/listening.py -->"
+
+_BARE = {
+    "openwakeword": """
+import openwakeword.model as oww
+model = oww.Model(wakeword_models=["hey_jarvis"], inference_framework="onnx")
+step, chunk = (lambda x: model.predict(x)), 1280
+""",
+    "micro": """
+from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
+from agent.hearing.micro import resolve_micro
+model = MicroWakeWord.from_config(resolve_micro("hey_jarvis").manifest)
+features = MicroWakeWordFeatures()
+def step(x):
+    for f in features.process_streaming(x.tobytes()):
+        model.process_streaming(f)
+chunk = 160
+""",
+}
+_LOOP = """
+import json, sys, time
+sys.path[:0] = [{scripts!r}, {repo!r}]
+import soundfile as sf
+audio, _ = sf.read({audio!r}, dtype="int16")
+{setup}
+t0 = time.thread_time()
+for i in range(0, audio.size - chunk + 1, chunk):
+    step(audio[i : i + chunk])
+print(json.dumps({{"cpu_per_s": (time.thread_time() - t0) / (audio.size / 16000)}}))
+"""
+
+
+def bare_cpu_per_s(engine: str, audio: Path) -> float:
+    """CPU s per audio s of the engine's bare loop over ``audio``, in a fresh process."""
+    code = _LOOP.format(
+        scripts=str(SCRIPTS), repo=str(SCRIPTS.parent), audio=str(audio), setup=_BARE[engine]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900
+    )
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["cpu_per_s"])
+
+
+def overhead_rows(
+    url: str, workdir: Path, talk: np.ndarray, gate_dbfs: float, repeats: int = 2
+) -> tuple[list[Row], list[Profile], dict[str, float]]:
+    """Rows 1d/1e, the capture-thread profiles of both engines, and the bare loops."""
+    once = write_wav(workdir / "talk1.wav", talk)
+    thrice = write_wav(workdir / "talk3.wav", np.tile(talk, 3))
+    extra_s = (read_wav(thrice).size - read_wav(once).size) / 16000
+    engines = ("openwakeword", "micro")
+    bare: dict[str, list[float]] = {e: [] for e in engines}
+    daemon: dict[str, list[tuple[float, float]]] = {e: [] for e in engines}
+    for rep in range(repeats):
+        for engine in engines:
+            bare[engine].append(bare_cpu_per_s(engine, thrice))
+            runs = []
+            for name, audio in (("1", once), ("3", thrice)):
+                wake = {"engine": engine}
+                runs.append(
+                    daemon_cpu(url, workdir, f"ovh-{engine}-{name}-{rep}", audio,
+                               ["hey_jarvis"], gate_dbfs, wake)
+                )
+            daemon[engine].append((runs[0].total_s, runs[1].total_s))
+    rows: list[Row] = []
+    lowest_bare = {e: min(v) for e, v in bare.items()}
+    for key, engine in (("1d", "openwakeword"), ("1e", "micro")):
+        short = min(a for a, _ in daemon[engine])
+        long = min(b for _, b in daemon[engine])
+        marginal = (long - short) / extra_s
+        ratio = marginal / lowest_bare[engine]
+        rows.append(Row(
+            key,
+            f"Listening CPU, talk, {engine}: the daemon's marginal CPU (3x the clip minus "
+            "once) vs the engine's bare loop, same audio",
+            f"{marginal * 1000:.2f} ms/s = {ratio:.2f}x (lowest of {repeats})",
+            f"bare {engine} loop {lowest_bare[engine] * 1000:.2f} ms/s (lowest of {repeats})",
+            f"<= {TARGET:g}x bare loop",
+            ratio <= TARGET,
+        ))
+    profiles = [
+        profile_daemon(url, workdir, thrice, engine, gate_dbfs) for engine in engines
+    ]
+    return rows, profiles, {e: v * 1000 for e, v in lowest_bare.items()}
+
+
+def section(rows: list[Row], profiles: list[Profile], bare_ms: dict[str, float]) -> str:
+    """The docs/benchmarks.md section: rows 1d/1e and the capture thread's profile."""
+    lines = [
+        MARK,
+        "## Listening at the engine's own cost (issue 26)",
+        "",
+        "Measured with `.venv/bin/python scripts/bench.py --only listening --repeats 3` "
+        "on a machine **shared with about eight other engineers' work on 2 cores (loaded)**: "
+        "every CPU figure is thread or process CPU time (not wall time), the lowest of the "
+        "repeats; load only ever adds to them.",
+        "",
+        "| # | figure | measured | reference | target | result |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r.key} | {r.figure} | {r.measured} | {r.reference} | {r.target} | "
+                     f"{r.verdict} |")
+    lines += [
+        "",
+        "### Where the capture thread's time goes (ms of CPU per audio second, talk clip x3)",
+        "",
+        "`scripts/benchmarks/capture_profile.py`: the real `Daemon` in the benchmark's "
+        "process on the talk clip (file, not paced, adaptive gate), each stage's method "
+        "wrapped on its instance with `time.thread_time()` counters; each thread's CPU read "
+        "from its own clock while the capture loop runs. The wrappers add about 2 clock "
+        "reads per call, ~1 us each).",
+        "",
+        profile_table(profiles, bare_ms),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, text: str) -> None:
+    """Put the section in ``path``: replace the old one, else before the echo section."""
+    old = path.read_text() if path.exists() else ""
+    echo = "<!-- echo cancellation: scripts/bench_echo.py -->"
+    if MARK in old:
+        start = old.index(MARK)
+        end = old.find("<!-- ", start + len(MARK))
+        new = old[:start] + text + ("\n" + old[end:] if end >= 0 else "")
+    elif echo in old:
+        at = old.index(echo)
+        new = old[:at] + text + "\n" + old[at:]
+    else:
+        new = old.rstrip() + "\n\n" + text
+    path.write_text(new)
