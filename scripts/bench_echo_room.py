@@ -8,7 +8,7 @@ from the ranges real rooms and devices show (issue 26):
   moment the player hands a block to the sink (when the reference is stamped)
   and the moment the speaker plays it, plus 0-10 ms of start-up jitter per
   reply;
-* reverberation tails (T60) of 150-500 ms, early reflections;
+* reverberation tails (T60) of 150-500 ms, early reflections within 60 ms;
 * a small loudspeaker: band-limited (high-pass 120-300 Hz, low-pass 5-8 kHz)
   with soft clipping (``tanh(k x) / k``, k = 1-3);
 * clock drift of up to +-50 ppm for each of speaker and microphone (so up to
@@ -96,8 +96,9 @@ def impulse_response(room: Room) -> np.ndarray:
     tail = int(round(room.tail_ms * RATE / 1000))
     h = np.zeros(d + tail + 1)
     h[d] = 1.0
+    early = min(tail // 3, int(0.06 * RATE))  # early reflections: walls within ~10 m
     for _ in range(8):
-        h[d + int(rng.integers(16, max(17, tail // 3)))] += rng.uniform(-0.6, 0.6)
+        h[d + int(rng.integers(16, max(17, early)))] += rng.uniform(-0.6, 0.6)
     t = np.arange(tail)
     h[d + 1 :] += 0.35 * rng.standard_normal(tail) * np.exp(-t * math.log(1000) / tail)
     return h / math.sqrt(float(np.sum(h * h)))

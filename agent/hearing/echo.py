@@ -42,14 +42,17 @@ import numpy as np
 from agent.audio.frames import SAMPLE_RATE, Frame
 from agent.audio.reference import ReferenceTimeline
 from agent.hearing.apm import CHUNK
-from agent.hearing.echo_delay import DelayEstimator
+from agent.hearing.echo_delay import DelayEstimate, DelayEstimator
 
 log = logging.getLogger(__name__)
 
 DRIFT_WINDOW_S = 5.0  # how long every read must have been late before the anchor moves
 DRIFT_SLACK_S = 0.03  # ... and by at least this much
 MARGIN_MS = 10.0  # the reference is moved to lead the echo by this much
-MOVE_MS = 10.0  # a delay estimate this far from the current one moves the reference
+MOVE_MS = 40.0  # a delay estimate this far from the current one restarts the canceller
+PROBE_S = 0.5  # of echo at a reply's start, to find how far the echo path moved
+PROBE_MS = 25.0  # the largest move the probe looks for, each way
+PROBE_MATCH = 0.5  # correlation the predicted echo must reach for the probe to count
 
 
 class Canceller(Protocol):
@@ -102,6 +105,10 @@ class CaptureProcessor:
         self.active = False
         """Whether the canceller ran on the last chunk (False: bypassed, nothing played)."""
         self._logged_delay: float | None = None
+        self._aligned = False  # a delay estimate has placed the reference
+        self._probe: list[np.ndarray] | None = None  # raw chunks at a reply's start
+        self._probe_at = 0.0  # capture time of the probe's first chunk
+        self.chunks_held = 0
 
     @property
     def echo_cancel(self) -> bool:
@@ -163,6 +170,52 @@ class CaptureProcessor:
             chunk = self.cleaner.process(chunk)
         return chunk
 
+    def _follow(self, found: DelayEstimate, canceller: Canceller) -> None:
+        """Move the reference to a new delay estimate (and say so at INFO)."""
+        shift = max(0, int(round((found.delay_ms - MARGIN_MS) * SAMPLE_RATE / 1000)))
+        change = shift - self.shift
+        # The first estimate, or a large change (another room, a new device), places
+        # the reference and starts the filter again. Small moves (a sink's start-up
+        # latency from one reply to the next, clock drift) are left to the probe at
+        # each reply's start, which keeps the learnt filter valid.
+        if not self._aligned or abs(change) > MOVE_MS * SAMPLE_RATE / 1000:
+            action = ": reference moved, canceller restarted"
+            canceller.reset()
+            self._aligned = True
+        else:  # small moves are the probe's (GCC-PHAT can pick a reflection by some ms)
+            action, shift = "", self.shift
+        if action or self._logged_delay is None or abs(found.delay_ms - self._logged_delay) >= 1:
+            # A miss should be explainable from the log: every change of the estimate.
+            log.info("echo delay estimate %.1f ms (echo %.1f dB re. reference, peak %.1f)%s",
+                     found.delay_ms, found.level_db, found.confidence, action)
+            self._logged_delay = found.delay_ms
+        self.shift = shift
+
+    def _probe_lag(self, canceller: Canceller) -> int:
+        """How many samples later the echo comes than the learnt filter expects (0: unsure).
+
+        The filter's impulse response, convolved with the reference, predicts the
+        echo; the lag at which the prediction best matches the raw microphone is
+        the move. Reflections are part of the prediction, so the match is sharp.
+        """
+        assert self.timeline is not None and self._probe is not None
+        near = np.concatenate(self._probe).astype(np.float64)
+        h = canceller.impulse_response()  # type: ignore[attr-defined]
+        reach = int(PROBE_MS * SAMPLE_RATE / 1000)
+        span = len(h) - 1 + reach
+        start = self._probe_at - (self.shift + span) / SAMPLE_RATE
+        far = self.timeline.read(start, len(near) + span + reach).astype(np.float64)
+        if not far.any() or not near.any() or not h.any():
+            return 0
+        pred = _fft_valid(far, h)  # pred[reach + i] goes with near[i]
+        corr = _fft_valid(pred, near[::-1])  # corr[k]: lag reach - k
+        k = int(np.argmax(corr))
+        energy = np.sqrt(np.dot(near, near) * np.dot(pred[k : k + len(near)],
+                                                     pred[k : k + len(near)]))
+        if energy <= 0 or corr[k] / energy < PROBE_MATCH:
+            return 0
+        return reach - k
+
     def _cancel(self, canceller: Canceller, chunk: np.ndarray, position: int) -> np.ndarray:
         assert self.timeline is not None
         when = self.capture_time(position)
@@ -175,6 +228,12 @@ class CaptureProcessor:
             return chunk
         if not self.active:
             self.active = True
+            # The sink's start-up moves the echo by some ms from one reply to the next.
+            # Before the canceller learns a misaligned echo over its converged filter,
+            # a probe finds how far it moved (see _probe_lag); the raw audio goes on.
+            if self._aligned and hasattr(canceller, "impulse_response"):
+                self._probe = []
+                self._probe_at = when
             log.info("echo canceller active: reference read %.0f ms early (delay estimate %s)",
                      self.shift * 1000 / SAMPLE_RATE,
                      "none yet" if self.delay.estimate is None
@@ -182,19 +241,25 @@ class CaptureProcessor:
         now = self.timeline.read(when, CHUNK)  # what played at this very moment
         found = self.delay.push(now, chunk, self.timeline.active(when))
         if found is not None:
-            shift = max(0, int(round((found.delay_ms - MARGIN_MS) * SAMPLE_RATE / 1000)))
-            moved = abs(shift - self.shift) > MOVE_MS * SAMPLE_RATE / 1000
-            if self._logged_delay is None or abs(found.delay_ms - self._logged_delay) >= 1.0:
-                # A miss should be explainable from the log: every change of the estimate.
-                log.info(
-                    "echo delay estimate %.0f ms (echo %.1f dB re. reference, peak %.1f)%s",
-                    found.delay_ms, found.level_db, found.confidence,
-                    ": reference moved, canceller restarted" if moved else "",
-                )
-                self._logged_delay = found.delay_ms
-            if moved:
-                self.shift = shift
-                canceller.reset()
+            self._follow(found, canceller)
+        if self._probe is not None:
+            self._probe.append(chunk)
+            self.chunks_held += 1
+            if len(self._probe) * CHUNK >= self.shift + PROBE_S * SAMPLE_RATE:
+                lag = self._probe_lag(canceller)
+                self._probe = None
+                if lag:
+                    log.info("echo path moved %+.1f ms since the last reply: reference "
+                             "realigned, filter kept", lag * 1000 / SAMPLE_RATE)
+                    self.shift = max(0, self.shift + lag)
+            return chunk
         far = self.timeline.read(when - self.shift / SAMPLE_RATE, CHUNK) if self.shift else now
         self.chunks_processed += 1
         return canceller.cancel(chunk, far)
+
+
+def _fft_valid(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``np.convolve(x, h, "valid")`` by FFT (len(x) >= len(h))."""
+    n = 1 << int(np.ceil(np.log2(len(x) + len(h))))
+    y = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(h, n), n)
+    return y[len(h) - 1 : len(x)]

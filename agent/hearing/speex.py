@@ -25,8 +25,9 @@ import numpy as np
 from agent.hearing.apm import CHUNK, SAMPLE_RATE, ApmUnavailable
 
 _SET_SAMPLING_RATE = 24  # SPEEX_ECHO_SET_SAMPLING_RATE
+_GET_IMPULSE_RESPONSE_SIZE, _GET_IMPULSE_RESPONSE = 27, 29
 # speex_preprocess_ctl requests (speex/speex_preprocess.h)
-_PP_SET_DENOISE, _PP_SET_AGC, _PP_SET_VAD, _PP_SET_DEREVERB = 0, 2, 4, 8
+_PP_SET_DENOISE, _PP_SET_AGC, _PP_SET_DEREVERB = 0, 2, 8  # the VAD is off by default
 _PP_SET_NOISE_SUPPRESS, _PP_SET_ECHO_SUPPRESS = 18, 20
 _PP_SET_ECHO_SUPPRESS_ACTIVE, _PP_SET_ECHO_STATE = 22, 24
 _lib: Any = None
@@ -99,7 +100,7 @@ class SpeexEchoCanceller:
         if residual_db is not None:
             self._pp = ctypes.c_void_p(lib.speex_preprocess_state_init(CHUNK, SAMPLE_RATE))
             for request, value in (
-                (_PP_SET_DENOISE, 1), (_PP_SET_AGC, 0), (_PP_SET_VAD, 0), (_PP_SET_DEREVERB, 0),
+                (_PP_SET_DENOISE, 1), (_PP_SET_AGC, 0), (_PP_SET_DEREVERB, 0),
                 (_PP_SET_NOISE_SUPPRESS, noise_db), (_PP_SET_ECHO_SUPPRESS, residual_db),
                 (_PP_SET_ECHO_SUPPRESS_ACTIVE, residual_active_db),
             ):
@@ -122,6 +123,15 @@ class SpeexEchoCanceller:
         if self._pp:
             self._lib.speex_preprocess_run(self._pp, self._ptrs[2])
         return self._out.copy()
+
+    def impulse_response(self) -> np.ndarray:
+        """The echo path the filter has learnt (float, ``filter_ms`` long; arbitrary scale)."""
+        size = ctypes.c_int(0)
+        self._lib.speex_echo_ctl(self._st, _GET_IMPULSE_RESPONSE_SIZE, ctypes.byref(size))
+        taps = np.zeros(size.value, np.int32)
+        self._lib.speex_echo_ctl(self._st, _GET_IMPULSE_RESPONSE,
+                                 taps.ctypes.data_as(ctypes.c_void_p))
+        return taps.astype(np.float64)
 
     def reset(self) -> None:
         """Forget the learnt echo path (after the reference was moved)."""
