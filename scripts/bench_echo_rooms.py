@@ -22,7 +22,8 @@ trials (the user says "hey jarvis, what time is it" 1.0-1.75 s into a reply;
 speaking. A barge-in counts when a detection falls within the user's phrase;
 a self-trigger is any detection during a reply or its tail. ERLE is measured
 on the self replies (echo only): microphone power over output power where the
-reply plays from 1 s into it (after the per-reply alignment), per reply, median per room. Not modelled: the reply is not cut
+reply plays from 1 s into it (after the per-reply alignment), per reply, median
+per room. Not modelled: the reply is not cut
 by a detection (a barge-in ends the trial's scoring, the reply plays on).
 """
 
