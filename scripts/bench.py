@@ -258,12 +258,13 @@ LISTENING_MARK = "<!-- listening overhead: scripts/benchmarks/listening.py -->"
 def listening_step(url: str, workdir: Path, args: argparse.Namespace) -> list[Row]:
     """Rows 1d/1e (daemon vs bare loop, both engines); their section of docs/benchmarks.md."""
     from bench_wake import talk_clip
-    from benchmarks.listening import overhead_rows, section, write_section
+    from benchmarks.listening import catch_up_rows, overhead_rows, section, write_section
 
     talk = talk_clip()
     if args.quick:
         talk = talk[: 16000 * 5]
     rows, profiles, bare = overhead_rows(url, workdir, talk, GATE_DBFS, args.repeats)
+    rows += catch_up_rows()
     if not args.quick:
         write_section(REPO / "docs" / "benchmarks.md", section(rows, profiles, bare))
     return rows

@@ -153,6 +153,11 @@ class CaptureProcessor:
     def process(self, frame: Frame, read_time: float) -> Frame:
         """The cleaned frame (same position, same length)."""
         self._update_anchor(frame, read_time)
+        if self.cleaner is None and self._idle(frame.position):
+            # Nothing played for tail_s before the frame's first sample (so before any
+            # of its chunks): the frame itself goes on, no copy, no per-chunk work.
+            self.chunks_bypassed += -(-len(frame.samples) // CHUNK)
+            return frame
         x = frame.samples
         out = np.empty_like(x)
         for i in range(0, len(x), CHUNK):
@@ -215,6 +220,18 @@ class CaptureProcessor:
         if energy <= 0 or corr[k] / energy < PROBE_MATCH:
             return 0
         return reach - k
+
+    def _idle(self, position: int) -> bool:
+        """Whether the canceller has nothing to do from ``position`` on (and log it once)."""
+        if self.canceller is None or self.timeline is None:
+            return True
+        if self.timeline.active(self.capture_time(position) - self.tail_s):
+            return False
+        if self.active:
+            self.active = False
+            log.info("echo canceller idle (nothing played for %.1f s): bypassed, bit-exact",
+                     self.tail_s)
+        return True
 
     def _cancel(self, canceller: Canceller, chunk: np.ndarray, position: int) -> np.ndarray:
         assert self.timeline is not None
