@@ -135,9 +135,9 @@ its front end (needed: its noise estimate has a long memory); openWakeWord nothi
 but the gate; the VAD runs only in a turn; the echo front end passes a whole idle
 frame on untouched.
 
-**Catch-up (1f, missed by about 30-40 ms at x8).** openWakeWord's replay is 25 melspectrogram and
-15 embedding runs; the embeddings alone are ~14 ms here (~0.9 ms each; one batch of
-15 is no cheaper and bit-identical), so x8 they exceed 100 ms by themselves. Keeping
+**Catch-up (1f, missed by about 30-40 ms at x8).** openWakeWord's replay is 25
+melspectrogram and 15 embedding runs; the embeddings alone are ~14 ms here (~0.9 ms
+each; one batch of 15 is no cheaper and bit-identical), so x8 they exceed 100 ms by themselves. Keeping
 them warm while the gate is closed would cost ~12 ms/s in a quiet room (about 0.5x
 the bare loop, against the 0.15x target of 2a), so it was not done: the quiet-room
 figures stand, and microWakeWord (1g, 16 ms) is the engine for a board where the
