@@ -124,24 +124,23 @@ CUT = """
 capture 0.36, gate 0.15, features 0.85, model 1.35 (a Python call per 10 ms feature
 through `process_streaming_prob`, `statistics.mean` per stride), wake detector 0.18,
 events 0.09, ring 0.04, conversation 0.14: capture thread 2.98, where the bare loop
-costs 2.0. Now: the models run once per 30 ms stride on all of a frame's features
-with the library's own arithmetic (bit-identical: `tests/hearing/test_micro.py`
-compares every frame's score with `MicroWakeWord.process_streaming_prob`), the
-window's mean by `math.fsum` (the same value as `statistics.mean` for these
-float32 outputs), no raw-audio ring for microWakeWord (it keeps its own features),
-thresholds worked out once, the gate's level by one exact dot product, and the
-file source reads eight frames per call. Idle (gate closed): microWakeWord runs only
-its front end (needed: its noise estimate has a long memory); openWakeWord nothing
-but the gate; the VAD runs only in a turn; the echo front end passes a whole idle
-frame on untouched.
+costs 2.0. Now: the models run once per 30 ms stride on all of a frame's features with
+the library's own arithmetic (bit-identical: `tests/hearing/test_micro.py` compares
+every frame's score with `MicroWakeWord.process_streaming_prob`), the window's mean by
+`math.fsum` (the same value as `statistics.mean` for these float32 outputs), no raw-
+audio ring for microWakeWord (it keeps its own features), thresholds worked out once,
+the gate's level by one exact dot product, and the file source reads eight frames per
+call. Idle (gate closed): microWakeWord runs only its front end (needed: its noise
+estimate has a long memory); openWakeWord nothing but the gate; the VAD runs only in a
+turn; the echo front end passes a whole idle frame on untouched.
 
 **Catch-up (1f, missed by about 30-40 ms at x8).** openWakeWord's replay is 25
 melspectrogram and 15 embedding runs; the embeddings alone are ~14 ms here (~0.9 ms
-each; one batch of 15 is no cheaper and bit-identical), so x8 they exceed 100 ms by themselves. Keeping
-them warm while the gate is closed would cost ~12 ms/s in a quiet room (about 0.5x
-the bare loop, against the 0.15x target of 2a), so it was not done: the quiet-room
-figures stand, and microWakeWord (1g, 16 ms) is the engine for a board where the
-first frames after silence matter.
+each; one batch of 15 is no cheaper and bit-identical), so x8 they exceed 100 ms by
+themselves. Keeping them warm while the gate is closed would cost ~12 ms/s in a quiet
+room (about 0.5x the bare loop, against the 0.15x target of 2a), so it was not done: the
+quiet-room figures stand, and microWakeWord (1g, 16 ms) is the engine for a board where
+the first frames after silence matter.
 """
 
 
