@@ -273,8 +273,10 @@ def listening_step(url: str, workdir: Path, args: argparse.Namespace) -> list[Ro
     talk = talk_clip()
     if args.quick:
         talk = talk[: 16000 * 5]
-    rows, profiles, bare = overhead_rows(url, workdir, talk, GATE_DBFS, args.repeats)
-    rows += catch_up_rows()
+    rows, profiles, bare = overhead_rows(
+        url, workdir, talk, GATE_DBFS, args.repeats, profile=not args.quick
+    )
+    rows += catch_up_rows(2 if args.quick else 5)
     if not args.quick:
         write_section(REPO / "docs" / "benchmarks.md", section(rows, profiles, bare))
     return rows

@@ -75,7 +75,8 @@ def bare_cpu_per_s(engine: str, audio: Path) -> float:
 
 
 def overhead_rows(
-    url: str, workdir: Path, talk: np.ndarray, gate_dbfs: float, repeats: int = 2
+    url: str, workdir: Path, talk: np.ndarray, gate_dbfs: float, repeats: int = 2,
+    profile: bool = True,
 ) -> tuple[list[Row], list[Profile], dict[str, float]]:
     """Rows 1d/1e, the capture-thread profiles of both engines, and the bare loops."""
     once = write_wav(workdir / "talk1.wav", talk)
@@ -113,7 +114,7 @@ def overhead_rows(
         ))
     profiles = [
         profile_daemon(url, workdir, thrice, engine, gate_dbfs) for engine in engines
-    ]
+    ] if profile else []
     return rows, profiles, {e: v * 1000 for e, v in lowest_bare.items()}
 
 
