@@ -137,3 +137,29 @@ def test_residual_echo_suppression_takes_out_what_the_linear_filter_leaves() -> 
         results[residual] = db(near16[half : len(out)]) - db(out[half:])
         canceller.close()
     assert results[-40] >= results[None] + 6.0
+
+
+def test_echo_suppression_key_builds_the_suppressor_and_names_itself_when_bad() -> None:
+    from agent.audio.sinks import FileSink
+    from agent.common.settings_values import ConfigError
+    from agent.config.load import parse_config
+    from agent.hearing.front_end import RESIDUAL_DB, build_front_end
+
+    base = {"gateway": {"url": "ws://127.0.0.1:1/a"}}
+    assert parse_config(base, "t").audio.echo_suppression is False  # off by default
+    on = parse_config({**base, "audio": {"echo_cancel": True, "echo_suppression": True}}, "t")
+    with pytest.raises(ConfigError) as info:
+        parse_config({**base, "audio": {"echo_suppression": "yes"}}, "t")
+    assert info.value.exit_code == 78 and ": audio.echo_suppression: expected" in str(info.value)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = FileSink(f"{tmp}/out.wav", realtime=False)
+        front = build_front_end(on.audio, sink)
+        assert front.processor is not None
+        canceller = front.processor.canceller
+        assert isinstance(canceller, SpeexEchoCanceller) and canceller.residual_db == RESIDUAL_DB
+        off = parse_config({**base, "audio": {"echo_cancel": True}}, "t")
+        plain = build_front_end(off.audio, sink).processor
+        assert plain is not None and plain.canceller.residual_db is None  # type: ignore[union-attr]
+        sink.close()
