@@ -50,6 +50,7 @@ DRIFT_WINDOW_S = 5.0  # how long every read must have been late before the ancho
 DRIFT_SLACK_S = 0.03  # ... and by at least this much
 MARGIN_MS = 10.0  # the reference is moved to lead the echo by this much
 MOVE_MS = 40.0  # a delay estimate this far from the current one restarts the canceller
+MOVE_CONFIDENCE = 16.0  # a restart needs a clearer peak than a first estimate (8)
 PROBE_S = 0.5  # of echo at a reply's start, to find how far the echo path moved
 PROBE_MS = 25.0  # the largest move the probe looks for, each way
 PROBE_MATCH = 0.5  # correlation the predicted echo must reach for the probe to count
@@ -183,7 +184,12 @@ class CaptureProcessor:
         # the reference and starts the filter again. Small moves (a sink's start-up
         # latency from one reply to the next, clock drift) are left to the probe at
         # each reply's start, which keeps the learnt filter valid.
-        if not self._aligned or abs(change) > MOVE_MS * SAMPLE_RATE / 1000:
+        large = abs(change) > MOVE_MS * SAMPLE_RATE / 1000
+        if self._aligned and large and found.confidence < MOVE_CONFIDENCE:
+            # Double talk or a quiet reply give weak peaks anywhere; through PortAudio
+            # they moved a right reference by hundreds of ms. A weak one is ignored.
+            action, shift = f": ignored (peak under {MOVE_CONFIDENCE:g})", self.shift
+        elif not self._aligned or large:
             action = ": reference moved, canceller restarted"
             canceller.reset()
             self._aligned = True
