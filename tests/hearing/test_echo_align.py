@@ -163,3 +163,21 @@ def test_echo_suppression_key_builds_the_suppressor_and_names_itself_when_bad() 
         plain = build_front_end(off.audio, sink).processor
         assert plain is not None and plain.canceller.residual_db is None  # type: ignore[union-attr]
         sink.close()
+
+
+def test_a_weak_delay_peak_does_not_move_a_placed_reference(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from agent.hearing.echo_delay import DelayEstimate
+
+    canceller = SpeexEchoCanceller()
+    proc = CaptureProcessor(canceller, None, ReferenceTimeline())
+    with caplog.at_level(logging.INFO, logger="agent.hearing.echo"):
+        proc._follow(DelayEstimate(450.0, -6.0, 9.0), canceller)  # the first places it
+        placed = proc.shift
+        proc._follow(DelayEstimate(54.0, -7.0, 9.3), canceller)  # double talk: weak
+        assert proc.shift == placed
+        proc._follow(DelayEstimate(180.0, -5.0, 25.0), canceller)  # a clear move
+    assert proc.shift == int(round((180.0 - 10.0) * RATE / 1000))
+    assert "ignored (peak under 16)" in caplog.text
+    assert caplog.text.count("canceller restarted") == 2
