@@ -206,3 +206,39 @@ def test_a_lazy_import_inside_a_function_counts() -> None:
     assert wrong_imports({"agent.gateway.made_up": found}) == [
         "agent.gateway.made_up -> agent.device.daemon"
     ]
+
+
+def reachable_from(graph: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """Every module ``roots`` import, directly or not, the roots included."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(graph.get(m, set()))
+    return seen
+
+
+def run_by_name() -> set[str]:
+    """Modules imported by name rather than by an import statement: the factories
+    of the agents and of the speakers, named as ``module:function`` strings."""
+    from agent.gateway.dialog.registry import FACTORIES as AGENTS
+    from agent.gateway.tts.factory import FACTORIES as SPEAKERS
+
+    return {target.partition(":")[0] for target in [*AGENTS.values(), *SPEAKERS.values()]}
+
+
+def test_every_module_is_part_of_the_product() -> None:
+    # Test equipment lives in tests/: every module of agent/ is reached from
+    # the commands (agent.cli), or it is only there for the tests.
+    roots = {m for m in MODULES if room(m) == "cli"} | (run_by_name() & set(MODULES))
+    packages = {m for m in MODULES if MODULES[m].name == "__init__.py"}
+    unused = set(MODULES) - reachable_from(GRAPH, roots) - packages
+    assert sorted(unused) == []
+
+
+def test_the_product_check_sees_a_test_only_module() -> None:
+    graph = {"agent.cli.main": {"agent.device.daemon"}, "agent.device.daemon": set(),
+             "agent.audio.room": set()}
+    assert reachable_from(graph, {"agent.cli.main"}) == {"agent.cli.main", "agent.device.daemon"}

@@ -5,6 +5,7 @@ script, so each reply form and fault is exercised exactly."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +97,13 @@ def test_wake_reply_followup_then_idle(tmp_path: Path, dialog, form: str) -> Non
         for off, t, (begin, stop) in ((off1, t1, starts[3:5]), (off2, t2, starts[5:7])):
             last = begin + spoken_extent(source[begin:stop])[1]
             assert 0 < off + len(t.samples) - last <= (700 + 100) * 16
-        assert t1.options is None
+        # The wake word that opened the turn goes in audio_start's options (routing by
+        # wake word), and the follow-up keeps the name of the turn it follows.
+        assert t1.options == {"wake_word": "hey_jarvis"}
         if form == "object-prompt":
-            assert t2.options == {"stt": {"language": "en-GB"}}
+            assert t2.options == {"stt": {"language": "en-GB"}, "wake_word": "hey_jarvis"}
+        else:
+            assert t2.options == {"wake_word": "hey_jarvis"}
     names = events.names()
     assert names.index("wake") < names.index("audio_start") < names.index("audio_end")
     assert [f["reason"] for f in events.of("listening")] == ["wake", "followup"]
@@ -321,3 +326,28 @@ def test_audio_fault_while_idle_is_reported_without_a_sound(tmp_path: Path) -> N
             assert events.wait(lambda e: len(e.of("error")) >= 2, 30)
         assert "audio_start" not in events.names()
     assert len(read_wav(out)) == 0  # no error sound for a fault nobody was talking through
+
+
+def test_a_reply_after_no_speech_is_dropped_with_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A gateway that answers a transaction the device ended as no_speech (the
+    # reference gateway no longer does; others may): one INFO line for the whole
+    # reply, with its count, not one per message.
+    caplog.set_level(logging.INFO, "agent.device.replies")
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 1.0), ("say", WAKE), ("pause", 6.0)])
+    with ScriptedGateway([Reply(audio=tone(2.9))]) as gw:
+        settings = settings_for(gw.url, str(audio), str(tmp_path / "o.wav"),
+                                listen={"no_speech_timeout_s": 1})
+        with running(settings) as (_d, events):
+            assert events.wait_count("audio_end", 1, 30, reason="no_speech")
+
+            def dropped() -> list[str]:
+                return [r.getMessage() for r in caplog.records
+                        if "outside a turn" in r.getMessage()]
+
+            assert events.wait(lambda _e: bool(dropped()), 30), caplog.text
+        assert "playback_start" not in events.names()
+    # transcript, response, text, audio_start, 29 audio_data, audio_end
+    assert len(dropped()) == 1
+    assert "34 messages" in dropped()[0] and "29 audio_data" in dropped()[0]

@@ -296,10 +296,9 @@ def test_self_trigger_guard(espeak_clips: list[tuple[str, str, np.ndarray]]) -> 
 
 
 def test_scores_match_openwakeword_model_predict() -> None:
-    try:
-        import openwakeword.model as oww_model
-    except Exception as exc:  # noqa: BLE001 - any import failure means "cannot compare"
-        pytest.skip(f"openwakeword.model cannot be imported here ({exc!r}); nothing to compare")
+    # openWakeWord itself is installed by scripts/setup.sh (--no-deps, for its
+    # models and this comparison): it must import, or the comparison fails.
+    import openwakeword.model as oww_model
 
     models = ["alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy", "timer", "weather"]
     ours = WakeDetector(models, noise_gate_dbfs=None)

@@ -39,14 +39,27 @@ ROWS = (
     "6b",
     "6c",
     "6d",
+    "6e",
     "7a",
     "7b",
     "7c",
     "7d",
     "7e",
+    "8a",
+    "8b",
+    "8c",
+    "8d",
+    "8e",
     "9a",
     "9b",
     "9c",
+    "10a",
+    "11a",
+    "11b",
+    "11c",
+    "11d",
+    "11e",
+    "11f",
 )
 
 
@@ -62,7 +75,7 @@ def test_quick_bench_writes_a_table_with_every_row(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=400,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     text = out.read_text()

@@ -66,9 +66,14 @@ class AudioData:
 
 @dataclass(frozen=True)
 class AudioEnd:
-    """No more audio for transaction ``id``."""
+    """No more audio for transaction ``id``.
+
+    ``reason``: this project's extension (``docs/protocol.md``), sent only as
+    ``no_speech``: the device gave up before anyone spoke, and wants no answer.
+    """
 
     id: str
+    reason: str | None = None
     action = "audio_end"
 
 
