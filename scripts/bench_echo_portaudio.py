@@ -12,7 +12,8 @@ sits between them in real time: it reads what the daemon plays, decimates it to
 16 kHz, passes it through the loudspeaker and the room's impulse response
 (``agent.audio.room``'s, which the trials set), adds the user's voice and room
 noise, and writes the microphone exactly 80 ms per write, paced by the clock
-(see /work/shared/docs/testing-audio.md). Trials as in scripts/bench_echo.py.
+(the ALSA `file`-plugin recipe for testing audio without a card). Trials as in
+scripts/bench_echo.py.
 """
 
 from __future__ import annotations
