@@ -171,13 +171,13 @@ def main() -> int:
         ASOUNDRC.format(play=home / "play.fifo", cap=home / "cap.fifo")
     )
     import room_trials
+    from agent.audio.room import Acoustics, echo_level_gain
     from bench_echo import REPLIES, REPLY_DBFS, SELF_REPLIES, VOICES, ask, level
     from daemon_harness import Events
     from room_trials import RoomSession, Trial
     from scripted_gateway import ScriptedGateway
     from speech import say
 
-    from agent.audio.room import Acoustics, echo_level_gain
     from agent.device.daemon import Daemon
 
     if args.max_delay_ms:
