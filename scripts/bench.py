@@ -33,7 +33,8 @@ GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
 STEPS = (
-    "cpu", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring", "home_assistant",
+    "cpu", "listening", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring",
+    "home_assistant",
 )
 ONLY_STEPS = ("openvocab",)  # run only when named in --only; each writes its own section
 
@@ -246,6 +247,7 @@ def main() -> int:
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
+            "listening": lambda: listening_step(gateway.url, workdir, args),
             "wyoming": lambda: wyoming_rows(args.quick),
             "llm": lambda: llm_rows(args.quick),
             "ring": lambda: ring_rows(args.quick),
@@ -275,13 +277,32 @@ def main() -> int:
         notes = NOTES + ("\n## Targets not met\n" + why if why else "")
         # scripts/bench_echo.py owns the echo section at the end: keep it.
         old = out.read_text() if out.exists() else ""
-        kept = old[old.find(ECHO_MARK):] if ECHO_MARK in old else ""
+        marks = [old.find(m) for m in (LISTENING_MARK, ECHO_MARK) if m in old]
+        kept = old[min(marks):] if marks else ""
         out.write_text(markdown(rows, command.strip(), took, notes) + ("\n" + kept if kept else ""))
         print(f"table written to {out}")
     return 0
 
 
 ECHO_MARK = "<!-- echo cancellation: scripts/bench_echo.py -->"
+LISTENING_MARK = "<!-- listening overhead: scripts/benchmarks/listening.py -->"
+
+
+def listening_step(url: str, workdir: Path, args: argparse.Namespace) -> list[Row]:
+    """Rows 1d/1e (daemon vs bare loop, both engines); their section of docs/benchmarks.md."""
+    from bench_wake import talk_clip
+    from benchmarks.listening import catch_up_rows, overhead_rows, section, write_section
+
+    talk = talk_clip()
+    if args.quick:
+        talk = talk[: 16000 * 5]
+    rows, profiles, bare = overhead_rows(
+        url, workdir, talk, GATE_DBFS, args.repeats, profile=not args.quick
+    )
+    rows += catch_up_rows(2 if args.quick else 5)
+    if not args.quick:
+        write_section(REPO / "docs" / "benchmarks.md", section(rows, profiles, bare))
+    return rows
 
 
 if __name__ == "__main__":
