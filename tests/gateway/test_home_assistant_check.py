@@ -29,11 +29,11 @@ def test_check_reports_home_assistant(real_ha: RealHomeAssistant, tmp_path: Path
     done = check(tmp_path, real_ha, real_ha.directory / "token")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert f"OK   home assistant {real_ha.url}: reachable, version {VERSION}" in out
-    assert "OK   home assistant token: accepted" in out
-    assert "OK   home assistant agent: the default agent found" in out
-    assert "OK   home assistant home: 3 areas, 5 entities exposed to Assist" in out
-    assert "OK   home assistant grammar: " in out
+    assert f"OK   dialog.home_assistant {real_ha.url}: reachable, version {VERSION}" in out
+    assert "OK   dialog.home_assistant token: accepted" in out
+    assert "OK   dialog.home_assistant agent: the default agent found" in out
+    assert "OK   dialog.home_assistant home: 3 areas, 5 entities exposed to Assist" in out
+    assert "OK   dialog.home_assistant grammar: " in out
     assert real_ha.token not in out + done.stderr
 
 
@@ -44,12 +44,12 @@ def test_check_fails_for_a_refused_token_and_an_unknown_agent(
     bad.write_text("not-a-token-at-all-8d1f\n")
     done = check(tmp_path, real_ha, bad)
     assert done.returncode == 1
-    assert ("FAIL home assistant token: refused (auth_invalid) (fix: create a long-lived"
+    assert ("FAIL dialog.home_assistant token: refused (auth_invalid) (fix: create a long-lived"
             in done.stdout)
     assert "not-a-token-at-all-8d1f" not in done.stdout + done.stderr
     unknown = check(tmp_path, real_ha, real_ha.directory / "token", agent_id="conversation.nope")
     assert unknown.returncode == 1
-    assert "FAIL home assistant agent: conversation.nope not found" in unknown.stdout
+    assert "FAIL dialog.home_assistant agent: conversation.nope not found" in unknown.stdout
 
 
 def test_no_token_is_exit_78_naming_the_key(tmp_path: Path) -> None:

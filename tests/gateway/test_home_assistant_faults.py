@@ -56,8 +56,7 @@ def test_down_at_start_then_up_then_restarted(
     own_ha.stop()
     with serve_in_thread(gateway_settings(own_ha)) as gw:
         agent = ha_agent(gw)
-        ws = open_client(gw.url)
-        try:
+        with open_client(gw.url) as ws:
             down = utterance(ws, spoken("turn on the kitchen lights"))
             assert down.text.text == "Sorry, I could not reach Home Assistant."
             assert "home assistant is not connected" in debug_logs.text
@@ -82,8 +81,6 @@ def test_down_at_start_then_up_then_restarted(
             assert again.transcript.transcript == "turn off the kitchen lights"
             assert again.text.text == "Turned off the light"
             own_ha.wait_state("light.kitchen_lights", "off")
-        finally:
-            ws.close()
     assert own_ha.token not in debug_logs.text
     assert "access_token" in debug_logs.text  # the auth frame was logged, scrubbed
 
@@ -98,13 +95,10 @@ def test_a_refused_token_is_a_clear_error(
     with serve_in_thread(gateway_settings(own_ha, token_file=bad)) as gw:
         agent = ha_agent(gw)
         wait_until(lambda: agent.connection.refused, 30, "auth_invalid")
-        ws = open_client(gw.url)
-        try:
+        with open_client(gw.url) as ws:
             refused = text_turn(ws, "turn on the kitchen lights")
             assert refused.text.text == "Sorry, I could not reach Home Assistant."
             assert text_turn(ws, "thank you").skill == "thanks"
-        finally:
-            ws.close()
     errors = [r.getMessage() for r in debug_logs.records if r.levelno >= logging.ERROR]
     assert any("refused the access token" in e for e in errors), errors
     assert "not-a-valid-signature-123" not in debug_logs.text
@@ -122,8 +116,7 @@ def test_a_frozen_home_assistant_is_a_timeout_then_it_answers_again(
     with serve_in_thread(gateway_settings(own_ha, timeout_s=1.0)) as gw:
         agent = ha_agent(gw)
         wait_until(lambda: agent.connection.connected, 60, "the link to HA")
-        ws = open_client(gw.url)
-        try:
+        with open_client(gw.url) as ws:
             os.kill(pid, signal.SIGSTOP)
             try:
                 frozen = text_turn(ws, "is the bedroom light on")
@@ -136,5 +129,3 @@ def test_a_frozen_home_assistant_is_a_timeout_then_it_answers_again(
             back = text_turn(ws, "turn on the coffee maker")
             assert back.text.text == "Turned on the switch"
             own_ha.wait_state("switch.coffee_maker", "on")
-        finally:
-            ws.close()

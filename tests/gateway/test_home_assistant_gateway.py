@@ -76,19 +76,13 @@ def test_a_device_turns_on_the_kitchen_lights(
 
 
 def spoken_turn(gw: RunningGateway, text: str) -> Any:
-    ws = open_client(gw.url)
-    try:
+    with open_client(gw.url) as ws:
         return utterance(ws, spoken(text))
-    finally:
-        ws.close()
 
 
 def typed_turn(gw: RunningGateway, text: str) -> Any:
-    ws = open_client(gw.url)
-    try:
+    with open_client(gw.url) as ws:
         return text_turn(ws, text)
-    finally:
-        ws.close()
 
 
 def test_an_area_brightness_and_a_question_by_voice(
