@@ -7,9 +7,9 @@ through a mount. The emulated runs themselves (minutes) are
 from __future__ import annotations
 
 import os
-import sys
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -295,7 +295,7 @@ s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$GATEWAY_P
 
 def fake_turn(events: str, reply_bytes: int, run_status: int = 0) -> str:
     """in_root for step_turn: the daemon 'writes' EVENTS and a reply of REPLY_BYTES."""
-    events_file = f"$WORK/fake-events.json"
+    events_file = "$WORK/fake-events.json"
     return f"""
 cat >"{events_file}" <<'EVENTS'
 {events}EVENTS
@@ -374,7 +374,8 @@ MIDDLE_FAILURES = {
         for u in voice-agent.service voice-agent-gateway.service; do
             ln -sf "/etc/systemd/system/$u" "$ROOT/etc/systemd/system/multi-user.target.wants/$u"
         done""",
-    "reinstall": """mkdir -p "$ROOT/etc/voice-agent"; echo "a: 1" >"$ROOT/etc/voice-agent/config.yaml"
+    "reinstall": """mkdir -p "$ROOT/etc/voice-agent"
+        echo "a: 1" >"$ROOT/etc/voice-agent/config.yaml"
         in_root() { case "$*" in *install.sh*) echo "writing a new config";;
         *stat*) echo "640 root voice-agent";; *) ;; esac; }""",
 }
