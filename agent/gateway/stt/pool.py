@@ -21,6 +21,7 @@ from typing import Any
 
 from agent.gateway.stt.engine import SttEngine, SttError, Transcript
 from agent.gateway.stt.factory import BATCH_ENGINES, create_engine
+from agent.gateway.stt.speed import SpeedWatch
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class SttPool:
         self.default_engine = default_engine
         self.workers = workers
         self._args = (default_engine, dict(searches), dict(pronunciations or {}))
+        self.speed = SpeedWatch(workers)
         self._executor = self._start()
 
     def _start(self) -> concurrent.futures.ProcessPoolExecutor:
@@ -106,7 +108,7 @@ class SttPool:
         loop = asyncio.get_running_loop()
         name = engine or self.default_engine
         try:
-            return await loop.run_in_executor(self._executor, _transcribe, name, pcm, search)
+            result = await loop.run_in_executor(self._executor, _transcribe, name, pcm, search)
         except BrokenProcessPool:
             log.error("a speech-to-text worker died; restarting the pool")
             old, self._executor = self._executor, self._start()
@@ -115,6 +117,8 @@ class SttPool:
         except Exception as exc:  # an engine bug must not take the connection down
             log.exception("speech to text failed")
             raise SttError(f"speech to text failed: {exc}") from None
+        self.speed.observe(result)
+        return result
 
     def close(self) -> None:
         """Stop the workers (waits for running recognitions)."""
