@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 
+from agent.common.slowness import SLOW_STT
 from agent.gateway.stt.engine import Transcript
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,7 @@ class SpeedWatch:
         if factor <= SLOW_FACTOR:
             return
         self.slow = (
-            f"speech to text ({result.engine}) took {result.cpu_s:.1f} s for "
-            f"{result.audio_s:.1f} s of audio ({factor:.1f}x real time): this machine is too "
-            "slow for it, and replies come late"
+            f"{SLOW_STT}: {result.engine} took {result.cpu_s:.1f} s for "
+            f"{result.audio_s:.1f} s of audio ({factor:.1f}x real time), so replies come late"
         )
         log.warning("%s; %s (said once)", self.slow, advice(self.workers))
