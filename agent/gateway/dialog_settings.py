@@ -77,6 +77,11 @@ class DialogSettings:
     llm: LlmSettings = LlmSettings()
     home_assistant: HomeAssistantSettings = HomeAssistantSettings()
 
+    def __post_init__(self) -> None:
+        # One name is a chain of one (as in the file: ``engine: skills``).
+        if isinstance(self.engine, str):
+            object.__setattr__(self, "engine", (self.engine,))
+
     def chain_for(self, wake_word: str | None) -> tuple[str, ...]:
         """The chain of a turn opened by ``wake_word`` (None: a button, typed text...)."""
         return dict(self.by_wake_word).get(wake_word or "", self.engine)

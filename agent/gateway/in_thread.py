@@ -17,7 +17,7 @@ from agent.gateway.dialog.skills import Skills
 from agent.gateway.records import ConnectionRecord, Recorder, TransactionRecord
 from agent.gateway.server import Gateway
 from agent.gateway.settings import GatewaySettings
-from agent.gateway.timers import Timer
+from agent.gateway.timers.store import Timer
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from websockets.exceptions import ConnectionClosed
 
@@ -77,6 +77,7 @@ class ReplySender:
         self._number = number
         self._task: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
+        self._cut = asyncio.Event()
         self._orphans: set[asyncio.Task[None]] = set()
         self.hurried = 0
         """Replies whose pacing was ended early by :meth:`hurry` (for tests and logs)."""
@@ -101,6 +102,47 @@ class ReplySender:
             self._orphans.add(task)  # nobody will see how it ends: _done reports it
             raise
         return rid
+
+    async def stream(
+        self,
+        source: AsyncIterator[bytes],
+        prompt: Callable[[], Prompt | None],
+        ready: Callable[[], Awaitable[None]],
+        *,
+        rid: str | None = None,
+    ) -> str:
+        """Send audio from ``source`` as one reply, as it is made; returns its id.
+
+        Paced like :meth:`speak`, counted in audio time from the first chunk:
+        a chunk is sent when it is due or, when it was made later, as soon as
+        it is made. ``ready()`` is awaited before ``audio_start`` (the
+        pipeline holds it until the reply's ``text`` is out, when that text
+        is known first); ``prompt()`` is read when the source is done, for
+        ``audio_end``. Shielded like :meth:`speak`; :meth:`cut` ends it early.
+        An exception from ``source`` ends the reply (``audio_end`` with no
+        prompt, when audio had started) and is raised here.
+        """
+        await self._finish_previous()
+        rid = rid or new_id()
+        self._hurry = asyncio.Event()
+        self._cut = asyncio.Event()
+        task = asyncio.create_task(
+            self._stream_from(rid, source, prompt, ready, self._hurry, self._cut)
+        )
+        task.add_done_callback(self._done)
+        self._task = task
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._orphans.add(task)
+            raise
+        return rid
+
+    def cut(self) -> None:
+        """Stop the reply streaming now: what is not sent yet is dropped (barge-in)."""
+        if self._task is not None and not self._task.done():
+            self._cut.set()
+            self._hurry.set()
 
     def hurry(self) -> None:
         """A new turn began: the reply in flight (if any) goes out at once."""
@@ -145,6 +187,62 @@ class ReplySender:
             if i < len(pieces):
                 await self._send(ReplyAudioData(rid, pieces[i]))
         await self._send(ReplyAudioEnd(rid, prompt))
+
+    async def _stream_from(
+        self,
+        rid: str,
+        source: AsyncIterator[bytes],
+        prompt: Callable[[], Prompt | None],
+        ready: Callable[[], Awaitable[None]],
+        hurry: asyncio.Event,
+        cut: asyncio.Event,
+    ) -> None:
+        step = max(2, self.chunk_ms * RATE // 1000 * 2)
+        loop = asyncio.get_running_loop()
+        pending = b""
+        start: float | None = None
+        sent = 0  # samples
+
+        async def send_piece(piece: bytes) -> None:
+            nonlocal start, sent
+            if start is None:
+                await ready()
+                await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
+                start = loop.time()
+            due = start + sent / RATE / self.pace if self.pace > 0 else 0.0
+            if not hurry.is_set() and due > loop.time():
+                await _wait_until(hurry, due, loop)
+            if not cut.is_set():
+                await self._send(ReplyAudioData(rid, piece))
+                sent += len(piece) // 2
+
+        failed: BaseException | None = None
+        try:
+            async for pcm in source:
+                if cut.is_set():
+                    break
+                pending += pcm
+                while len(pending) >= step and not cut.is_set():
+                    piece, pending = pending[:step], pending[step:]
+                    await send_piece(piece)
+            if pending and not cut.is_set():
+                await send_piece(pending)
+        except Exception as exc:  # the speaker failed: end what was started
+            failed = exc
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+        if start is None and failed is None and not cut.is_set():
+            await ready()
+            await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
+            start = loop.time()
+        if start is not None:
+            if self.pace > 0 and not hurry.is_set():
+                await _wait_until(hurry, start + sent / RATE / self.pace, loop)
+            await self._send(ReplyAudioEnd(rid, None if failed or cut.is_set() else prompt()))
+        if failed is not None:
+            raise failed
 
     def _done(self, task: asyncio.Task[None]) -> None:
         # A caller still awaiting the stream gets its exception (and its turn's

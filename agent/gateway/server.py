@@ -1,7 +1,7 @@
 """The reference gateway's WebSocket server (``websockets`` asyncio API).
 
-:class:`Gateway` owns what connections share (skills, the speech-to-text
-worker pool, espeak-ng) and serves each connection with a
+:class:`Gateway` owns what connections share (the speech-to-text worker
+pool, the pipeline: the agents and the speaker) and serves each connection with a
 :class:`~agent.gateway.session.Session`. At the handshake it refuses clients
 beyond ``limits.max_connections`` (503) and, when a token is configured,
 clients without it (401). Frames larger than ``limits.max_message_bytes``
@@ -39,19 +39,21 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from agent.common.redact import REDACTOR, guard_websockets_logs
-from agent.gateway.alarms import CONNECTION_OWNER, TimerService
-from agent.gateway.announce import SessionTarget
-from agent.gateway.dialog.backend import DialogBackend
 from agent.gateway.dialog.builtin import default_skills
+from agent.gateway.dialog.registry import create_agents
 from agent.gateway.dialog.skills import Skills
 from agent.gateway.forms import choose_form
+from agent.gateway.pipeline import Pipeline
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.session import Services, Session
 from agent.gateway.settings import ConfigError, GatewaySettings, check_exposure, read_token
 from agent.gateway.stt.engines import SpeechEngines
 from agent.gateway.stt.pool import SttPool
-from agent.gateway.timers import TimerStore
-from agent.gateway.tts import Espeak
+from agent.gateway.timers.alarms import CONNECTION_OWNER, TimerService
+from agent.gateway.timers.announce import SessionTarget
+from agent.gateway.timers.store import TimerStore
+from agent.gateway.tts.engine import Speaker
+from agent.gateway.tts.factory import create_speaker
 from agent.link.protocol import Announce, GatewayMessage, ProtocolError, decode_client, encode
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,7 @@ class Gateway:
         *,
         skills: Skills | None = None,
         recorder: Recorder | None = None,
-        tts: Espeak | None = None,
+        tts: Speaker | None = None,
         source: str = "gateway settings",
     ) -> None:
         check_exposure(settings, source)  # however they were built
@@ -87,10 +89,13 @@ class Gateway:
             settings=settings,
             skills=skills,
             stt=SpeechEngines(settings.stt, pool, source),  # reads the keys: may raise
-            tts=tts or Espeak(voice=settings.tts.voice, speed=settings.tts.speed),
+            pipeline=Pipeline(
+                settings.dialog,
+                skills,
+                create_agents(settings, skills),
+                tts or create_speaker(settings),
+            ),
             recorder=recorder,
-            dialog=_dialog_backend(settings),
-            phrases=skills.phrases(),
         )
         self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
         self._numbers = itertools.count(1)
@@ -150,6 +155,7 @@ class Gateway:
         )
         if record is not None:
             record.user_agent, record.reply_form = user_agent, form.form
+        owner = _owner(query, number)
         session = Session(
             number,
             self.services,
@@ -157,9 +163,10 @@ class Gateway:
             buffer_form=form.buffer_form,
             endpointing=_choice(query, "endpointing", {"true": True, "false": False}),
             record=record,
+            device=owner,
         )
-        target = SessionTarget(session, _owner(query, number))
-        session.dialog.timers = self.timers.attach(target)
+        target = SessionTarget(session, owner)
+        session.peer.timers = self.timers.attach(target)
         log.info(
             "connection %d from %s (device %s): reply form %s (%s)", number, ws.remote_address,
             target.owner, form.form, form.why,
@@ -247,8 +254,7 @@ class Gateway:
             timers.cancel()
             await asyncio.gather(timers, return_exceptions=True)
             self.timers.store.close()
-            if self.services.dialog is not None:
-                await self.services.dialog.aclose()
+            await self.services.pipeline.aclose()
             await loop.run_in_executor(None, self.services.stt.close)
 
 
@@ -273,15 +279,6 @@ def _owner(query: dict[str, list[str]], number: int) -> str:
     if given:
         log.info("ignoring userID=%r (expected letters, digits, _ or -)", given[-1][:80])
     return f"{CONNECTION_OWNER}{number}"
-
-
-def _dialog_backend(settings: GatewaySettings) -> DialogBackend | None:
-    """The configured dialog back end; None: the built-in skills (grpc imported only if used)."""
-    if "diatheke" not in settings.dialog.agents:
-        return None
-    from agent.gateway.dialog.diatheke.backend import create_backend
-
-    return create_backend(settings.dialog.diatheke, settings.limits.max_utterance_s)
 
 
 def _choice(query: dict[str, list[str]], name: str, values: dict[str, bool]) -> bool | None:

@@ -1,4 +1,4 @@
-"""One client connection of the reference gateway: its options, dialog and transactions.
+"""One client connection of the reference gateway: its options and transactions.
 
 The server decodes each frame and hands the message to :meth:`Session.handle`;
 the session answers through the ``send`` callback. A transaction
@@ -7,12 +7,13 @@ session (:mod:`agent.gateway.stt.stream`) and feeds it the audio as it
 arrives. The engine's end of turn (pocketsphinx: the gateway's own
 endpointer) or the end of the audio (the client's ``audio_end``, a limit)
 gives the final transcript; then one processing task sends
-``stt_transcript`` at once, and ``response``, ``text`` and the spoken reply,
-which :class:`~agent.gateway.reply.ReplySender` streams (paced; a new turn
-hurries it). With a dialog back end (Diatheke) the audio goes to it as well,
-and at the end of the utterance the back end answers the device itself.
-An engine's failure is an ``error`` for that transaction only. Every stream
-is closed when its transaction is, and all of them when the connection is.
+``stt_transcript`` at once and hands the turn to the pipeline
+(:mod:`agent.gateway.pipeline`: the chain of agents, then speech), which
+streams the reply. A typed ``text`` goes to the pipeline directly. When the
+first agent of the turn's chain hears the audio itself (Diatheke), the
+utterance goes to it and it answers the device itself. An engine's failure
+is an ``error`` for that transaction only. Every stream is closed when its
+transaction is, and all of them when the connection is.
 """
 
 from __future__ import annotations
@@ -26,16 +27,17 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from agent.gateway.dialog.backend import DialogBackend, DialogConnection, Outbox, Utterance
-from agent.gateway.dialog.skills import Dialog, Skills
+from agent.gateway.dialog.agent import Peer, Turn
+from agent.gateway.dialog.backend import Outbox, Utterance
+from agent.gateway.dialog.skills import Skills
+from agent.gateway.pipeline import Pipeline
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.reply import ReplySender
-from agent.gateway.settings import VOICE_RE, GatewaySettings
+from agent.gateway.settings import GatewaySettings
 from agent.gateway.stt.engine import Transcript
 from agent.gateway.stt.engines import SpeechEngines
 from agent.gateway.stt.stream import Final, StreamContext
 from agent.gateway.transaction import Transaction, TransactionListener
-from agent.gateway.tts import Espeak, TtsError
 from agent.link.protocol import (
     AudioData,
     AudioEnd,
@@ -45,11 +47,9 @@ from agent.link.protocol import (
     GatewayMessage,
     Location,
     ReplyAudioData,
-    Response,
     SttOptions,
     SttTranscript,
     TextInput,
-    TextReply,
     TtsOptions,
     Unknown,
 )
@@ -69,12 +69,9 @@ class Services:
     settings: GatewaySettings
     skills: Skills
     stt: SpeechEngines
-    tts: Espeak
+    pipeline: Pipeline
+    """The agents of the chain and the speaker."""
     recorder: Recorder | None = None
-    phrases: tuple[str, ...] = ()
-    """The skills' phrases: hints for cloud engines (keyterms, keywords)."""
-    dialog: DialogBackend | None = None
-    """None: the built-in skills answer (the path below); else this back end does."""
 
 
 class Session:
@@ -89,6 +86,7 @@ class Session:
         buffer_form: bool | None = None,
         endpointing: bool | None = None,
         record: ConnectionRecord | None = None,
+        device: str | None = None,
     ) -> None:
         s = services.settings
         self.number = number
@@ -99,7 +97,6 @@ class Session:
         self.endpointing = s.endpointing.enabled if endpointing is None else endpointing
         self.stt_options: dict[str, Any] = {}
         self.tts_options: dict[str, Any] = {}
-        self.dialog = Dialog()
         self.errors = 0
         self.last_message = time.monotonic()
         self._record = record
@@ -111,12 +108,11 @@ class Session:
             self._send, pace=s.reply.pace, chunk_ms=s.reply.chunk_ms, number=number
         )
         pool, step = services.stt.pool, max(2, s.reply.chunk_ms * RATE // 1000 * 2)
-        self.backend: DialogConnection | None = None if services.dialog is None else (
-            services.dialog.connect(
-                Outbox(number, self._send, lambda pcm: pool.transcribe(pcm), step,
-                       not self.buffer_form)
-            )
-        )
+        outbox = Outbox(number, self._send, lambda pcm: pool.transcribe(pcm), step,
+                        not self.buffer_form)
+        self.peer = Peer(number, device or f"connection-{number}", outbox=outbox)
+        """This device as the agents see it (the server sets its timers)."""
+        self.conversation = services.pipeline.connect(self.peer)
 
     # ------------------------------------------------------------------ input
 
@@ -134,12 +130,11 @@ class Session:
         elif isinstance(msg, TtsOptions):
             self.tts_options.update(msg.options)
         elif isinstance(msg, Location):
-            self.dialog.location = (msg.latitude, msg.longitude)
+            self.peer.location = (msg.latitude, msg.longitude)
         elif isinstance(msg, TextInput):
             self.replies.hurry()  # a new turn: the reply in flight goes out at once
             self._cancel(self._text_task)
-            work = self.backend.text(msg.id, msg.text) if self.backend else self._reply(
-                msg.id, msg.text, None)
+            work = self._reply(Turn(msg.id, msg.text, typed=True), None)
             self._text_task = asyncio.create_task(self._guard(msg.id, work))
         else:
             log.info("connection %d: ignoring unknown action %r", self.number, msg.action)
@@ -171,16 +166,19 @@ class Session:
         if isinstance(msg.options, dict) and isinstance(msg.options.get("stt"), dict):
             stt.update(msg.options["stt"])
         tx = Transaction(id=msg.id, options=msg.options, last_audio=time.monotonic())
+        word = msg.options.get("wake_word") if isinstance(msg.options, dict) else None
+        tx.wake_word = word if isinstance(word, str) and word else None
         self._tx = tx
-        engines = self.services.stt
-        # With a dialog back end the local engine only finds the end of the
-        # utterance (its own ASR, or the Outbox's, hears it): no cloud session.
-        tx.engine = "pocketsphinx" if self.backend else engines.engine_for(stt.get("engine"))
-        tx.utterance = self.backend.begin(msg.id) if self.backend else None
+        engines, talk = self.services.stt, self.conversation
+        tx.utterance = talk.hear(msg.id, tx.wake_word)
+        # When an agent hears the audio itself (Diatheke), the local engine only
+        # finds the end of the utterance: no cloud session.
+        tx.engine = "pocketsphinx" if tx.utterance else engines.engine_for(stt.get("engine"))
         context = StreamContext(
             label=f"connection {self.number} {msg.id}",
-            search=self.services.skills.search_for(self.dialog),
-            phrases=self.services.phrases,
+            search=talk.search(tx.wake_word),
+            phrases=talk.phrases(tx.wake_word),
+            open_vocabulary=talk.open_vocabulary(tx.wake_word),
             endpointing=self.endpointing,
             no_speech_samples=self._no_speech_samples(stt) if self.endpointing else None,
             silence_ms=self.services.settings.endpointing.silence_ms,
@@ -290,36 +288,24 @@ class Session:
         )
         await self._send(SttTranscript(tx.id, result.text, result.confidence, tx.id))
         tts = tx.options.get("tts") if isinstance(tx.options, dict) else None
-        await self._reply(tx.id, result.text, tts if isinstance(tts, dict) else None, tx)
+        turn = Turn(tx.id, result.text, wake_word=tx.wake_word)
+        await self._reply(turn, tts if isinstance(tts, dict) else None, tx)
 
     async def _reply(
-        self, turn: str, text: str, tts: dict[str, Any] | None, tx: Transaction | None = None
+        self, turn: Turn, tts: dict[str, Any] | None, tx: Transaction | None = None
     ) -> None:
-        """Ask the skills, then send response, text and the spoken reply."""
-        answer = self.services.skills.respond(text, self.dialog)
+        """The pipeline answers: the chain's agents, then the spoken reply."""
+        voice = {**self.tts_options, **(tts or {})}.get("voice")
+        outcome = await self.conversation.reply(
+            turn,
+            self._send,
+            self.replies,
+            voice=voice if isinstance(voice, str) else None,
+            # The Node form carries prompt on the text message only (as that gateway did).
+            prompt_on_audio_end=not self.buffer_form,
+        )
         if tx is not None:
-            tx.skill = answer.skill  # recorded before the (paced) audio goes out
-        reply = answer.reply
-        data: dict[str, Any] = {"speech": {"text": reply.text}, "skill": answer.skill}
-        if reply.card is not None:
-            data["card"] = reply.card
-        if reply.timer is not None:
-            data["timer"] = reply.timer
-        await self._send(Response(turn, data))
-        await self._send(TextReply(turn, reply.text, prompt=reply.prompt))
-        options = {**self.tts_options, **(tts or {})}
-        voice = options.get("voice")
-        if not isinstance(voice, str) or not VOICE_RE.match(voice):
-            voice = self.services.settings.tts.voice
-        try:
-            pcm = await self.services.tts.synthesize(
-                reply.text, voice, self.services.settings.tts.speed)
-        except TtsError as exc:
-            log.warning("text to speech failed: %s", exc)
-            await self._send(GatewayError(turn, f"text to speech failed: {exc}"))
-            return
-        # The Node form carries prompt on the text message only (as that gateway did).
-        await self.replies.speak(pcm, None if self.buffer_form else reply.prompt)
+            tx.skill = outcome.skill or outcome.agent
 
     async def _send(self, msg: GatewayMessage) -> None:
         await self._send_raw(msg, self.buffer_form and isinstance(msg, ReplyAudioData))
@@ -369,8 +355,7 @@ class Session:
             self._close(tx)
         if self._closers:  # every engine session ends before the connection is gone
             await asyncio.gather(*self._closers, return_exceptions=True)
-        if self.backend is not None:
-            await self.backend.close()  # DeleteSession / EndSession
+        await self.conversation.close()  # Diatheke: DeleteSession / EndSession
 
     def _close(self, tx: Transaction) -> None:
         tx.closed = True

@@ -161,7 +161,7 @@ class LimitSettings:
 
 @dataclass(frozen=True)
 class TimerSettings:
-    """Timers that ring (:mod:`agent.gateway.alarms`)."""
+    """Timers that ring (:mod:`agent.gateway.timers.alarms`)."""
 
     max_ring_s: float = 900.0
     """A finished timer is still delivered to a device that comes back within this long."""

@@ -32,7 +32,8 @@ class Transaction:
     engine: str | None = None
     skill: str | None = None
     published: bool = False
-    utterance: Utterance | None = None  # the dialog back end's side of it, if one answers
+    utterance: Utterance | None = None  # the hearing agent's side of it (Diatheke), if any
+    wake_word: str | None = None  # the wake word that opened it (audio_start options)
 
     @property
     def finished(self) -> bool:

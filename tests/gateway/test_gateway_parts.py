@@ -14,13 +14,13 @@ from gateway_support import RATE, recording, silence, spoken
 from agent.common.settings_values import ConfigError
 from agent.gateway.dialog.builtin import default_skills, parse_duration, say_duration
 from agent.gateway.dialog.skills import Dialog, Reply, Request, Skills
-from agent.gateway.endpoint import FRAME, Endpointer, speech_mask
 from agent.gateway.grammar import Grammar, PatternError, normalize
 from agent.gateway.settings import (
     GatewaySettings,
     load_gateway_settings,
     parse_gateway_settings,
 )
+from agent.gateway.stt.endpoint import FRAME, Endpointer, speech_mask
 from agent.gateway.tts import Espeak, TtsError, parse_wav
 
 ROOT = Path(__file__).resolve().parents[2]

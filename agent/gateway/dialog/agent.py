@@ -16,16 +16,18 @@ the reply with what was already said.
 
 Reply parts (:data:`ReplyPart`):
 
-* :class:`Say`: text, as it comes (a sentence, or a delta the pipeline cuts
-  into sentences), spoken with the gateway's text to speech; ``spoken=True``
-  when the agent sends its own audio for it (:class:`Audio`);
-* :class:`Audio`: the agent's own speech, 16 kHz mono s16le, as it is made;
+* :class:`Say`: text, as it comes: one or more complete sentences of plain
+  text (the agent cuts and strips), spoken with the gateway's text to speech
+  as soon as it arrives;
 * :class:`Data`: fields for the ``response`` message's ``data`` (a ``card``,
   a ``timer`` event, ``targets``...), merged in order;
 * :class:`Ask`: the reply expects an answer (``prompt: true``: the device
   listens again without the wake word).
 
-The end of the generator is the end of the reply. Cancelling the generator
+The end of the generator is the end of the reply. An agent that answers the
+device itself (Diatheke speaks with its own TTS through the session's
+:class:`~agent.gateway.dialog.backend.Outbox`) yields nothing and simply
+returns: its turn is over. Cancelling the generator
 (``aclose``: the user barged in, the device left) must stop the agent's work
 at once: a streamed HTTP request is closed.
 """
@@ -36,7 +38,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agent.gateway.dialog.backend import Utterance
+from agent.gateway.dialog.backend import Outbox, Utterance
 
 
 class Pass(Exception):  # noqa: N818 - a control signal, not an error
@@ -55,18 +57,9 @@ class AgentFailed(Exception):
 
 @dataclass(frozen=True)
 class Say:
-    """Text of the reply, in order. Spoken with the gateway's TTS unless ``spoken``."""
+    """Text of the reply, in order: complete sentences, spoken as they come."""
 
     text: str
-    spoken: bool = False
-    """True: the agent speaks it itself (its :class:`Audio` parts)."""
-
-
-@dataclass(frozen=True)
-class Audio:
-    """The agent's own speech: 16 kHz mono s16le, as it is made."""
-
-    pcm: bytes
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,7 @@ class Ask:
     """The reply expects an answer: ``prompt: true``."""
 
 
-ReplyPart = Say | Audio | Data | Ask
+ReplyPart = Say | Data | Ask
 
 
 @dataclass
@@ -95,7 +88,9 @@ class Peer:
     location: tuple[float, float] | None = None
     """(latitude, longitude) from the device's ``location`` message."""
     timers: Any = None
-    """This device's timers (:class:`agent.gateway.alarms.Book`), when the gateway runs them."""
+    """This device's timers (:class:`agent.gateway.timers.alarms.Book`), if the gateway runs any."""
+    outbox: Outbox | None = None
+    """The session's :class:`Outbox`, for an agent that answers the device itself (Diatheke)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

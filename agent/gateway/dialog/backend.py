@@ -1,12 +1,13 @@
-"""The seam between a gateway session and a dialog back end.
+"""The seam for an agent that hears the audio and answers the device itself (Diatheke).
 
 The session (:mod:`agent.gateway.session`) owns the WebSocket, the
-transactions, the gateway's endpointer and the limits. When a back end is
-configured it hands it each transaction and each typed text, and the back end
-answers through an :class:`Outbox`: ``stt_transcript``, ``response``, ``text``
-and reply audio. The built-in skills are the session's own path (gateway
-speech to text, :class:`~agent.gateway.dialog.skills.Skills`, espeak-ng);
-a Diatheke server is :class:`~agent.gateway.dialog.diatheke.DiathekeBackend`.
+transactions, the gateway's endpointer and the limits. Most agents get text
+and yield reply parts (:mod:`agent.gateway.dialog.agent`). An agent whose
+:meth:`~agent.gateway.dialog.agent.AgentSession.hear` returns an
+:class:`Utterance` is handed the transaction's audio instead and answers
+through an :class:`Outbox`: ``stt_transcript``, ``response``, ``text`` and
+reply audio (a Diatheke server:
+:class:`~agent.gateway.dialog.diatheke.agent.DiathekeAgent`).
 """
 
 from __future__ import annotations
@@ -66,15 +67,3 @@ class DialogConnection(Protocol):
 
     async def close(self) -> None:
         """The connection is gone: end the dialog session."""
-
-
-class DialogBackend(Protocol):
-    """A dialog back end shared by every connection of a gateway."""
-
-    name: str
-
-    def connect(self, outbox: Outbox) -> DialogConnection:
-        """A new device connection."""
-
-    async def aclose(self) -> None:
-        """The gateway stops: release what the back end holds (channels)."""

@@ -56,7 +56,7 @@ class Dialog:
     location: tuple[float, float] | None = None
     """(latitude, longitude) from the client's ``location`` message."""
     timers: Any = None
-    """This device's timers (an :class:`agent.gateway.alarms.Book`), when the gateway runs them."""
+    """This device's timers (:class:`agent.gateway.timers.alarms.Book`), if the gateway runs any."""
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,11 @@ class Skills:
         if pending is not None and pending.followup:
             return pending, True  # not understood: the asking skill may ask again
         return None, False
+
+    def catch_all(self, text: str, dialog: Dialog) -> Reply:
+        """The fallback's reply: what is said when no agent had an answer."""
+        now = datetime.now().astimezone()
+        return self._fallback(Request(normalize(text), text, False, dialog, now))
 
     def respond(self, text: str, dialog: Dialog, now: datetime | None = None) -> Answer:
         """Run the skill chosen for ``text`` and update ``dialog``."""

@@ -1,7 +1,7 @@
 """The timer skills: set a timer, how much time is left, cancel the timer.
 
 Timers are real when the gateway runs them (``dialog.timers``, an
-:class:`agent.gateway.alarms.Book` per device); each is named by its duration
+:class:`agent.gateway.timers.alarms.Book` per device); each is named by its duration
 ("the five minute timer"), several may run at once, and every reply about one
 carries a ``timer`` card (``response.data.timer``). Without a book (a bare
 :class:`~agent.gateway.dialog.skills.Skills` in a test) the skill only talks.

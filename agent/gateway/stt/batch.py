@@ -1,7 +1,7 @@
 """A batch engine (pocketsphinx in the worker pool) behind the streaming interface.
 
 The audio is collected as it arrives and run through the gateway's own
-endpointer (:class:`~agent.gateway.endpoint.Endpointer`, in audio time): its
+endpointer (:class:`~agent.gateway.stt.endpoint.Endpointer`, in audio time): its
 end of speech is this engine's end of turn. Then the utterance, up to that
 sample, is recognised in one go in a worker process. Without endpointing
 (``?endpointing=false``) only :meth:`finish` ends it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from agent.gateway.endpoint import Endpointer
+from agent.gateway.stt.endpoint import Endpointer
 from agent.gateway.stt.pool import SttPool
 from agent.gateway.stt.stream import StreamBase, StreamContext, SttListener
 

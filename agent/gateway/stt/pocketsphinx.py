@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.gateway.endpoint import FRAME, frame_levels, speech_mask
 from agent.gateway.grammar import WAKE_PRONUNCIATIONS, strip_wake
+from agent.gateway.stt.endpoint import FRAME, frame_levels, speech_mask
 from agent.gateway.stt.engine import Transcript
 
 log = logging.getLogger(__name__)

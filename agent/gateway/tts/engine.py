@@ -37,3 +37,12 @@ class Speaker(Protocol):
 
     async def aclose(self) -> None:
         """The gateway stops."""
+
+
+async def speak_text(speaker: Speaker, text: str, voice: str | None) -> bytes:
+    """The whole of ``text`` spoken (announcements, whose audio is made before it is sent)."""
+
+    async def one() -> AsyncIterator[str]:
+        yield text
+
+    return b"".join([pcm async for pcm in speaker.speak(one(), voice)])

@@ -7,8 +7,8 @@
 - :mod:`.reply`: reply audio to the device (one reply per turn, 16 kHz, chunked).
 - :mod:`.v2`: API 2 (Diatheke 2.x): token sessions, ``StreamASR``, action lists.
 - :mod:`.v1`: API 1 (Diatheke 1.x): session ids, event and reply streams, ``StreamAudioInput``.
-- :mod:`.backend`: :class:`DiathekeBackend`, a
-  :class:`~agent.gateway.dialog.backend.DialogBackend`.
+- :mod:`.backend`: :class:`DiathekeBackend`, the channel and one dialog session per connection.
+- :mod:`.agent`: :class:`DiathekeAgent`, the back end as an agent of the chain.
 
 May import: :mod:`agent.gateway.dialog.backend`, :mod:`agent.gateway.dialog_settings`,
 :mod:`agent.gateway.stt.engine`, :mod:`agent.link.protocol`, :mod:`agent.common`;

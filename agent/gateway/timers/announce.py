@@ -1,6 +1,6 @@
 """Speaking with no question asked: one connection's side of announcements.
 
-:class:`SessionTarget` lets the :class:`~agent.gateway.alarms.TimerService`
+:class:`SessionTarget` lets the :class:`~agent.gateway.timers.alarms.TimerService`
 speak on a :class:`~agent.gateway.session.Session`: ``response``, ``text`` and
 the spoken audio all under one fresh id ``A`` that the device never opened
 (the announcement form of the protocol, ``docs/protocol.md``).
@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from agent.gateway.session import Session
-from agent.gateway.settings import VOICE_RE
+from agent.gateway.tts.engine import speak_text
 from agent.link.protocol import (
     GatewayError,
     Response,
@@ -42,10 +42,10 @@ class SessionTarget:
         if card is not None:
             data["timer"] = card
         voice = session.tts_options.get("voice")
-        if not isinstance(voice, str) or not VOICE_RE.match(voice):
-            voice = services.settings.tts.voice
         # Speech first: a failure sends nothing, so the device never holds half an announcement.
-        pcm = await services.tts.synthesize(text, voice, services.settings.tts.speed)
+        pcm = await speak_text(
+            services.pipeline.speaker, text, voice if isinstance(voice, str) else None
+        )
         await session._send(Response(aid, data))
         await session._send(TextReply(aid, text, prompt=False))
         # Through the session's reply sender: paced like any reply, and never

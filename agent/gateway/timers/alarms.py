@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from agent.gateway.timers import Timer, TimerStore
+from agent.gateway.timers.store import Timer, TimerStore
 from agent.link.protocol import Announce, GatewayError, Response
 
 log = logging.getLogger(__name__)
