@@ -66,6 +66,8 @@ class TurnBase:
         self.followup_options: dict[str, Any] | None = None
         self.deadline: float | None = None
         self.muted = False  # the microphone, by the control socket: no wake word, no turns
+        self.gateway_speaks: bool | None = None
+        """Whether this connection's gateway sends reply audio (None: not seen yet)."""
         self.streamer = Streamer(
             ports.ring,
             ports.link.send,
@@ -132,6 +134,7 @@ class TurnBase:
 
     # ------------------------------------------------------------ faults
     def _on_disconnected(self, reason: str) -> None:
+        self.gateway_speaks = None  # the next connection may reach another gateway
         if self.state is not State.IDLE:
             self.streamer.abandon()
             self._fault("gateway", lost(reason), reason=None)

@@ -259,15 +259,35 @@ def test_text_only_reply_is_spoken_when_asked(tmp_path: Path, speak: bool) -> No
     out = tmp_path / "o.wav"
     with ScriptedGateway([Reply(text="It is noon.", audio=None)]) as gw:
         settings = settings_for(gw.url, str(audio), str(out), output={"speak_text": speak})
-        with running(settings) as (_d, events):
+        with running(settings) as (daemon, events):
             assert events.wait_count("text", 1, 30)
+            # The first text-only reply is waited for up to response_timeout_s (5 s here).
             assert events.wait(lambda e: e.states()[-1] == "idle", 20)
+            # Learned: later text-only replies get the short grace.
+            assert daemon.conversation.gateway_speaks is False
         assert len(gw.transactions) == 1
     if speak:
         assert [f["interrupted"] for f in events.of("playback_end")] == [False]
         assert np.abs(read_wav(out)).max() > 1000  # espeak-ng's voice was played
     else:
         assert "playback_start" not in events.names()
+
+
+def test_a_reply_whose_speech_comes_late_is_played(tmp_path: Path) -> None:
+    # Regression (issue 25): after `text` the device waited 1.5 s of wall time for
+    # the audio and then finished the turn; on a slow board espeak-ng takes longer,
+    # and the whole reply was dropped (a 44-byte reply file, no error).
+    audio = _one_question(tmp_path)
+    out = tmp_path / "o.wav"
+    with ScriptedGateway([Reply(text="It is noon.", audio=tone(0.5), speech_after_s=3.0)]) as gw:
+        settings = settings_for(gw.url, str(audio), str(out))  # response_timeout_s: 5
+        with running(settings) as (daemon, events):
+            assert events.wait_count("playback_end", 1, 30)
+            assert events.wait(lambda e: e.states()[-1] == "idle", 20)
+            assert daemon.conversation.gateway_speaks is True
+    assert [f["interrupted"] for f in events.of("playback_end")] == [False]
+    assert events.of("error") == []
+    assert np.abs(read_wav(out)).max() > 1000
 
 
 def test_command_card_changes_the_volume(tmp_path: Path) -> None:
