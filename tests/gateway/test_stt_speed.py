@@ -41,3 +41,35 @@ def test_short_or_untimed_utterances_say_nothing() -> None:
     watch.observe(heard(2.0, 0.5))  # start-up costs dominate a short one
     watch.observe(heard(0.0, 3.0))  # a service reports no time
     assert watch.slow is None
+
+
+class _Done:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def result(self, timeout: float | None = None) -> int:
+        return self.pid
+
+
+class _LateSecondWorker:
+    """An executor whose second worker answers only from the third round on: the
+    first worker, loaded first, takes every call until then (what a slow board
+    does to a real ProcessPoolExecutor; its timing cannot be forced in a test)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def submit(self, _fn: object, *_args: object) -> _Done:
+        self.calls += 1
+        return _Done(2 if self.calls >= 5 and self.calls % 2 == 0 else 1)
+
+
+def test_warm_up_waits_until_every_worker_has_answered() -> None:
+    from agent.gateway.stt.pool import SttPool
+
+    pool = SttPool.__new__(SttPool)  # no real workers: the rounds are what is tested
+    pool.workers = 2
+    late = _LateSecondWorker()
+    pool._executor = late  # type: ignore[assignment]
+    pool.warm_up(timeout=10)
+    assert late.calls == 6  # three rounds of two: worker 2 answered in the third

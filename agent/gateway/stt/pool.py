@@ -93,13 +93,24 @@ class SttPool:
         return self.default_engine
 
     def warm_up(self, timeout: float = 120.0) -> None:
-        """Start every worker and load its engine now (raises SttError if that fails)."""
-        futures = [self._executor.submit(_ready, 0.2) for _ in range(self.workers)]
+        """Start every worker and load its engine now (raises SttError if that fails).
+
+        Returns once each worker has answered, so a gateway that listens after
+        this has every model loaded. One worker that loaded first may take
+        every call of a round while another is still loading (on a slow board
+        that takes longer than the calls' hold), so rounds go on until each
+        worker's pid has been seen.
+        """
+        deadline = time.monotonic() + timeout
+        seen: set[int] = set()
         try:
-            for f in futures:
-                f.result(timeout=timeout)
+            while len(seen) < self.workers:
+                futures = [self._executor.submit(_ready, 0.2) for _ in range(self.workers)]
+                for f in futures:
+                    seen.add(f.result(timeout=max(0.0, deadline - time.monotonic())))
         except (BrokenProcessPool, concurrent.futures.TimeoutError) as exc:
             raise SttError(f"speech-to-text workers failed to start: {exc!r}") from None
+        log.debug("speech to text: %d worker(s) loaded", len(seen))
 
     async def transcribe(
         self, pcm: bytes, *, engine: str | None = None, search: str | None = None
