@@ -341,3 +341,40 @@ def test_audio_fault_while_idle_is_reported_without_a_sound(tmp_path: Path) -> N
             assert events.wait(lambda e: len(e.of("error")) >= 2, 30)
         assert "audio_start" not in events.names()
     assert len(read_wav(out)) == 0  # no error sound for a fault nobody was talking through
+
+
+SLOW_FEED = """
+import sys, time, wave
+with wave.open(sys.argv[1], "rb") as f:
+    pcm = f.readframes(f.getnframes())
+step = 1280 * 2  # 80 ms frames, each sent after 6 x 80 ms: a sixth of real time
+for i in range(0, len(pcm), step):
+    sys.stdout.buffer.write(pcm[i : i + step])
+    sys.stdout.buffer.flush()
+    time.sleep(0.48)
+"""
+
+
+def test_a_board_slower_than_real_time_is_not_a_stalled_microphone(tmp_path: Path) -> None:
+    # Regression (issue 25): the stall guard allowed max_utterance_s + 5 s of wall
+    # time for the whole utterance, so a board handling audio at a sixth of real
+    # time (qemu: 13 s from the wake word to audio_end for 4 s of audio) got "no
+    # audio from the input device" mid-utterance. Audio time ends the utterance.
+    import shlex
+    import sys
+
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 0.5), ("say", WAKE), ("pause", 0.3),
+                                              ("say", "what time is it"), ("pause", 1.5)])
+    feeder = tmp_path / "feed.py"
+    feeder.write_text(SLOW_FEED)
+    command = f"{shlex.quote(sys.executable)} {feeder} {audio}"
+    with ScriptedGateway([Reply(audio=tone(0.3))]) as gw:
+        settings = settings_for(
+            gw.url, str(audio), str(tmp_path / "o.wav"),
+            audio__input={"command": command, "sample_rate": 16000, "channels": 1},
+            listen__max_utterance_s=3,  # its stall guard: 8 s, less than this utterance takes
+        )
+        with running(settings) as (_d, events):
+            assert events.wait_count("playback_end", 1, 60), events.names()
+    assert events.of("error") == []
+    assert events.of("audio_end")[0]["reason"] in ("vad", "max_length", "gateway")
