@@ -33,6 +33,7 @@ GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
 STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud")
+EXTRA_STEPS = ("slowboard",)  # only when asked for with --only (root, minutes, own section)
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -168,7 +169,7 @@ def main() -> int:
                              "none with --quick)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="CPU runs of each kind, the lowest kept (default 2; 1 with --quick)")
-    parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS),
+    parser.add_argument("--only", nargs="+", choices=STEPS + EXTRA_STEPS, default=list(STEPS),
                         help="run only these parts (no table is written unless --out)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()
@@ -185,6 +186,7 @@ def main() -> int:
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
     from benchmarks.replies import reply_rows
+    from benchmarks.slowboard import bench_step
     from benchmarks.soak import run_soak
 
     t0 = time.monotonic()
@@ -219,8 +221,9 @@ def main() -> int:
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
+            "slowboard": lambda: bench_step(args.quick),
         }
-        for name in STEPS:
+        for name in STEPS + EXTRA_STEPS:
             if name not in args.only:
                 continue
             new = steps[name]()
@@ -241,15 +244,18 @@ def main() -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         why = "".join(WHY[r.key] for r in rows if r.passed is False and r.key in WHY)
         notes = NOTES + ("\n## Targets not met\n" + why if why else "")
-        # scripts/bench_echo.py owns the echo section at the end: keep it.
+        # The slow board's section and scripts/bench_echo.py's echo section end the
+        # file, in that order, each written by its own step: keep them.
         old = out.read_text() if out.exists() else ""
-        kept = old[old.find(ECHO_MARK):] if ECHO_MARK in old else ""
+        marks = [old.find(m) for m in (SLOW_MARK, ECHO_MARK) if m in old]
+        kept = old[min(marks):] if marks else ""
         out.write_text(markdown(rows, command.strip(), took, notes) + ("\n" + kept if kept else ""))
         print(f"table written to {out}")
     return 0
 
 
 ECHO_MARK = "<!-- echo cancellation: scripts/bench_echo.py -->"
+SLOW_MARK = "<!-- slow board: scripts/benchmarks/slowboard.py -->"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ Per turn: the transcript, the reply's size, the time from the daemon's
 speech to the first reply audio), and the gateway's speech-to-text time
 for the utterance, from its log.
 
-    sudo .venv/bin/python scripts/bench.py --only slowboard   # 20 turns at 12 %
+    sudo .venv/bin/python scripts/bench.py --only slowboard   # 20 turns at 12 %, 5 cold
     sudo .venv/bin/python scripts/benchmarks/slowboard.py --turns 5 --percent 10
 
 Needs root (a cgroup). Writes its own section of docs/benchmarks.md.
@@ -317,6 +317,13 @@ def slowboard_step(quick: bool, turns: int | None = None, cold: int | None = Non
         write_section(target, section(results, summary, command, time.monotonic() - t0))
         print(f"slow board section written to {target}")
     return summary
+
+
+def bench_step(quick: bool) -> list[Row]:
+    """``bench.py --only slowboard``: its table is printed and goes to its own section
+    of docs/benchmarks.md, not to bench.py's table (so none is returned)."""
+    print(text_table(slowboard_step(quick)), flush=True)
+    return []
 
 
 def _free_port() -> int:
