@@ -32,7 +32,7 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud")
+STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "wyoming")
 EXTRA_STEPS = ("slowboard",)  # only when asked for with --only (root, minutes, own section)
 
 NOTES = """
@@ -122,6 +122,14 @@ stand-in server): [benchmarks-diatheke.md](benchmarks-diatheke.md),
   injected fault (v3: close 3005/3009, an `Error`, a dropped TCP connection, a refused
   handshake; aiOla: an `error` event, a server disconnect, a refused connection); then
   the sessions the stand-ins still hold open. One clock (CLOCK_MONOTONIC) throughout.
+* **9a-9c, Wyoming servers.** `scripts/benchmarks/wyoming.py`: a reference gateway in this
+  process with `stt.engine: wyoming` and `tts.engine: wyoming` against the tests' stand-ins
+  (the `wyoming` library's own server classes; TTS PCM at 22,050 Hz), a plain protocol
+  client as the device. 9a/9b: typed turns ("what time is it"); from the TTS stand-in
+  writing its first `audio-chunk` to the client holding the first reply `audio_data`
+  (9a one `synthesize` per sentence, 9b `synthesize-start/chunk/stop`). 9c: 1.5 s
+  utterances sent as fast as they go; from the ASR stand-in writing `transcript` to the
+  client holding `stt_transcript`. One clock (`time.time()`), 127.0.0.1.
 """
 
 
@@ -188,6 +196,7 @@ def main() -> int:
     from benchmarks.replies import reply_rows
     from benchmarks.slowboard import bench_step
     from benchmarks.soak import run_soak
+    from benchmarks.wyoming import wyoming_rows
 
     t0 = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="voice-agent-bench-"))
@@ -221,6 +230,7 @@ def main() -> int:
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
+            "wyoming": lambda: wyoming_rows(args.quick),
             "slowboard": lambda: bench_step(args.quick),
         }
         for name in STEPS + EXTRA_STEPS:

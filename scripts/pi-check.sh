@@ -349,7 +349,8 @@ step_check_config() {
 
 # grpcio (the Diatheke dialog back end) came in with install.sh's [gateway]
 # extra: an aarch64 wheel, its C core loads, and the project's generated
-# Diatheke messages round-trip on this protobuf.
+# Diatheke messages round-trip on this protobuf. wyoming (the Wyoming speech
+# servers' library, same extra) imports too (on Python 3.13 without audioop).
 step_grpc() {
     local out
     out=$(in_root /opt/voice-agent/bin/python -c '
@@ -358,7 +359,10 @@ from agent.gateway.dialog.diatheke.pb import diatheke2_pb2 as pb
 msg = pb.SessionOutput(action_list=[pb.ActionData(input=pb.WaitForUserAction())])
 assert pb.SessionOutput.FromString(msg.SerializeToString()) == msg
 grpc.insecure_channel("127.0.0.1:9").close()
-print("grpcio", grpc.__version__, "protobuf", google.protobuf.__version__)')
+import importlib.metadata, wyoming.audio, wyoming.client
+import agent.gateway.stt.wyoming, agent.gateway.tts.wyoming
+print("grpcio", grpc.__version__, "protobuf", google.protobuf.__version__,
+      "wyoming", importlib.metadata.version("wyoming"))')
     echo "$out"
     [[ $out == grpcio* ]]
     figure "$out"
@@ -542,7 +546,7 @@ describe() {
         arch) echo "uname -m and python3 inside report aarch64, Python ${SUITE_PYTHON[$SUITE]} (QEMU_CPU=$QEMU_CPU_MODEL)" ;;
         install) echo "scripts/install.sh --with-gateway inside: apt, user voice-agent, venv /opt/voice-agent with the engines' extras, configs, units enabled" ;;
         check_config) echo "voice-agent check-config --config /etc/voice-agent/config.yaml" ;;
-        grpc) echo "grpcio and the Diatheke messages import and round-trip inside (installed by the [gateway] extra)" ;;
+        grpc) echo "grpcio and the Diatheke messages import and round-trip inside, wyoming and the Wyoming engines import (installed by the [gateway] extra)" ;;
         detect_alexa) echo "voice-agent detect on wake_alexa.wav: expect an alexa detection" ;;
         detect_mycroft) echo "voice-agent detect on wake_hey_mycroft.wav: expect a hey_mycroft detection" ;;
         detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;

@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="check the configured speech engine (DNS, TCP, TLS, credentials), "
+        help="check the configured speech engine (DNS, TCP, TLS, credentials; a Wyoming "
+        "server: what it offers), "
         "one line each; exit 0 when all pass, 1 otherwise",
     )
     parser.add_argument(

@@ -16,7 +16,10 @@ The server and its sessions:
 - :mod:`agent.gateway.records`: what each transaction received (tests, benchmarks).
 - :mod:`agent.gateway.settings`: the gateway's settings (``config/gateway.yaml``);
   :mod:`agent.gateway.dialog_settings`: its ``dialog`` section.
-- :mod:`agent.gateway.check`: ``voice-agent gateway --check``.
+- :mod:`agent.gateway.check`: ``voice-agent gateway --check``;
+  :mod:`agent.gateway.check_wyoming`: its lines for the Wyoming servers.
+- :mod:`agent.gateway.wyoming_link`, :mod:`agent.gateway.wyoming_settings`: what the
+  Wyoming engines (``stt/wyoming.py``, ``tts/wyoming.py``) share, and their settings.
 - :mod:`agent.gateway.grammar`: phrases to JSGF grammars, normalisation.
 
 The stages:
@@ -24,7 +27,7 @@ The stages:
 - :mod:`agent.gateway.stt`: speech-to-text engines behind one streaming interface.
 - :mod:`agent.gateway.dialog`: the agents: the built-in skills, Diatheke, a language
   model, Home Assistant.
-- :mod:`agent.gateway.tts`: text to speech (espeak-ng, ...).
+- :mod:`agent.gateway.tts`: text to speech (espeak-ng, a Wyoming server).
 - :mod:`agent.gateway.timers`: timers that ring, and announcements.
 
 May import: :mod:`agent.common` and :mod:`agent.link.protocol` only; nothing else

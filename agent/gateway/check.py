@@ -5,7 +5,8 @@ host the engine uses, then the credentials. The credentials are checked
 without opening a billed session: AssemblyAI's temporary-token endpoint
 (``GET /v3/token``, which a valid key answers with a token and a bad one with
 401), aiOla's own token flow (API key -> token -> jwt). pocketsphinx is
-offline: the check says so. Nothing secret is printed.
+offline: the check says so. A Wyoming server is described
+(:mod:`agent.gateway.check_wyoming`). Nothing secret is printed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from agent.gateway.check_wyoming import check_wyoming
 from agent.gateway.settings import GatewaySettings
 from agent.gateway.stt.config import read_api_key
 from agent.gateway.stt.stream import StreamFailure
@@ -146,6 +148,9 @@ def run_check(settings: GatewaySettings, source: str) -> tuple[list[Line], bool]
         lines = check_assemblyai(settings, source)
     elif engine == "aiola":
         lines = check_aiola(settings, source)
-    else:
+    elif engine != "wyoming":
         lines = [Line(f"stt.engine {engine}", True, "offline: no network or key needed")]
+    else:
+        lines = []
+    lines += [Line(f.name, f.ok, f.detail, f.fix) for f in check_wyoming(settings)]
     return lines, all(line.ok for line in lines)

@@ -32,6 +32,15 @@ from agent.gateway.stt.config import (
     parse_aiola,
     parse_assemblyai,
 )
+from agent.gateway.wyoming_settings import (
+    TTS_ENGINES,
+    WYOMING_STT_KEYS,
+    WYOMING_TTS_KEYS,
+    WyomingSttSettings,
+    WyomingTtsSettings,
+    parse_stt_wyoming,
+    parse_tts_wyoming,
+)
 
 __all__ = [
     "AuthSettings",
@@ -102,16 +111,22 @@ class SttSettings:
     (a client's ``stt_options.inactivity_timeout`` overrides; -1 there = never)."""
     assemblyai: AssemblyAISettings = AssemblyAISettings()
     aiola: AiolaSettings = AiolaSettings()
+    wyoming: WyomingSttSettings = WyomingSttSettings()
+    """A Wyoming speech-to-text server (``stt.engine: wyoming``)."""
 
 
 @dataclass(frozen=True)
 class TtsSettings:
-    """Text to speech with espeak-ng."""
+    """Text to speech: espeak-ng, or a Wyoming server with espeak-ng as its fallback."""
 
+    engine: str = "espeak"
+    """``espeak`` (built in) or ``wyoming`` (``tts.wyoming``; espeak-ng when it fails)."""
     voice: str = "en-us"
     """espeak-ng voice (a client's ``tts_options.voice`` overrides when it is a valid name)."""
     speed: int = 160
-    """Words per minute."""
+    """Words per minute (espeak-ng's)."""
+    wyoming: WyomingTtsSettings = WyomingTtsSettings()
+    """The Wyoming server of ``tts.engine: wyoming``."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +207,6 @@ class GatewaySettings:
     """Logging threshold of ``voice-agent gateway``."""
 
 
-
 _KNOWN = tuple(
     [*field_names(GatewaySettings)]
     + [
@@ -212,6 +226,8 @@ _KNOWN = tuple(
     + list(_DIALOG_KEYS)
     + [f"stt.assemblyai.{k}" for k in ASSEMBLYAI_KEYS]
     + [f"stt.aiola.{k}" for k in AIOLA_KEYS]
+    + [f"stt.wyoming.{k}" for k in WYOMING_STT_KEYS]
+    + [f"tts.wyoming.{k}" for k in WYOMING_TTS_KEYS]
 )
 
 
@@ -269,6 +285,7 @@ def parse_gateway_settings(
         no_speech_s=stt_r.duration("no_speech_s", d.stt.no_speech_s),
         assemblyai=parse_assemblyai(stt_r.sub("assemblyai", ASSEMBLYAI_KEYS)),
         aiola=parse_aiola(stt_r.sub("aiola", AIOLA_KEYS)),
+        wyoming=parse_stt_wyoming(stt_r.sub("wyoming", WYOMING_STT_KEYS)),
     )
 
     tts_r = top.sub("tts", field_names(TtsSettings))
@@ -276,7 +293,12 @@ def parse_gateway_settings(
     assert voice is not None
     if not VOICE_RE.match(voice):
         tts_r.fail("voice", f"expected an espeak-ng voice name such as en-us, got {voice!r}")
-    tts = TtsSettings(voice=voice, speed=_int(tts_r, "speed", d.tts.speed, 80, 450))
+    tts = TtsSettings(
+        engine=tts_r.choice("engine", d.tts.engine, TTS_ENGINES),
+        voice=voice,
+        speed=_int(tts_r, "speed", d.tts.speed, 80, 450),
+        wyoming=parse_tts_wyoming(tts_r.sub("wyoming", WYOMING_TTS_KEYS)),
+    )
 
     reply_r = top.sub("reply", field_names(ReplySettings))
     reply = ReplySettings(

@@ -6,6 +6,7 @@
 - :mod:`agent.gateway.stt.batch`: a batch engine (pocketsphinx) with the gateway's endpointer.
 - :mod:`agent.gateway.stt.assemblyai`: AssemblyAI Streaming v3 (WebSocket).
 - :mod:`agent.gateway.stt.aiola`, :mod:`~agent.gateway.stt.aiola_auth`: aiOla (Socket.IO).
+- :mod:`agent.gateway.stt.wyoming`: any Wyoming ASR server (wyoming-faster-whisper).
 - :mod:`agent.gateway.stt.config`: the cloud engines' settings and API keys.
 - :mod:`agent.gateway.stt.engine`: :class:`Transcript` and the batch :class:`SttEngine`.
 - :mod:`agent.gateway.stt.factory`: engine names; batch engines by name.

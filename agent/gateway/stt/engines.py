@@ -24,11 +24,15 @@ from agent.gateway.stt.stream import StreamContext, SttListener, SttStream
 if TYPE_CHECKING:
     from agent.gateway.settings import SttSettings
     from agent.gateway.stt.aiola_auth import AiolaAuth
+    from agent.gateway.stt.wyoming import WyomingAsr
 
 log = logging.getLogger(__name__)
 
-EXTRA_MODULES = {"assemblyai": ("websockets",), "aiola": ("socketio", "aiohttp")}
-"""What each cloud engine imports (the extras ``voice-agent[assemblyai]`` / ``[aiola]``)."""
+EXTRA_MODULES = {
+    "assemblyai": ("websockets",), "aiola": ("socketio", "aiohttp"), "wyoming": ("wyoming",),
+}
+"""What each streaming engine imports (the extras ``voice-agent[assemblyai]`` / ``[aiola]``;
+``wyoming`` comes with ``[gateway]``)."""
 
 
 def missing_modules(engine: str) -> list[str]:
@@ -45,8 +49,19 @@ class SpeechEngines:
         self.default = settings.engine
         self._assemblyai_key: str | None = None
         self.aiola_auth: AiolaAuth | None = None
+        self.wyoming: WyomingAsr | None = None
+        """The Wyoming server: offered when ``stt.engine`` is ``wyoming``."""
         self.streams_opened = 0
         configured = list(BATCH_ENGINES)
+        if settings.engine == "wyoming":
+            missing = missing_modules("wyoming")
+            if missing:
+                raise ConfigError(source, "stt.engine", "wyoming needs the Python package "
+                                  "wyoming: install voice-agent[gateway]")
+            from agent.gateway.stt.wyoming import WyomingAsr
+
+            self.wyoming = WyomingAsr(settings.wyoming)
+            configured.append("wyoming")
         for engine, key_file in (
             ("assemblyai", settings.assemblyai.api_key_file),
             ("aiola", settings.aiola.api_key_file),
@@ -93,13 +108,20 @@ class SpeechEngines:
             from agent.gateway.stt.aiola import AiolaStream
 
             return AiolaStream(listener, context, self.aiola_auth)
+        if engine == "wyoming" and self.wyoming is not None:
+            from agent.gateway.stt.wyoming import WyomingStream
+
+            return WyomingStream(listener, context, self.wyoming)
         if engine not in BATCH_ENGINES:
             raise ValueError(f"engine {engine!r} is not configured")
         return BatchStream(listener, context, self.pool, engine)
 
     def warm_up(self) -> None:
-        """Start the batch engines' workers (cloud engines connect per utterance)."""
+        """Start the batch engines' workers, describe the Wyoming server (others connect
+        per utterance). Runs on a worker thread."""
         self.pool.warm_up()
+        if self.wyoming is not None:
+            self.wyoming.describe_at_start()
 
     def close(self) -> None:
         """Stop the worker pool."""

@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 BATCH_ENGINES = ("pocketsphinx",)
 """Batch engines :func:`create_engine` builds in the worker pool."""
 
-STREAMING_ENGINES = ("assemblyai", "aiola")
-"""Cloud engines that stream (:mod:`agent.gateway.stt.assemblyai`, :mod:`.aiola`)."""
+STREAMING_ENGINES = ("assemblyai", "aiola", "wyoming")
+"""Engines that stream: the cloud ones (:mod:`agent.gateway.stt.assemblyai`, :mod:`.aiola`)
+and any Wyoming server (:mod:`agent.gateway.stt.wyoming`)."""
 
 ENGINE_NAMES = BATCH_ENGINES + STREAMING_ENGINES
 """Every engine ``stt.engine`` and ``stt_options.engine`` may name."""

@@ -10,34 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import soxr
-
 from agent.gateway.dialog.backend import Outbox
+from agent.gateway.tts.resample import Resampler
 from agent.link.protocol import ReplyAudioData, ReplyAudioEnd, ReplyAudioStart, new_id
+
+__all__ = ["CONTENT_TYPE", "RATE", "Resampler", "TurnReply", "command_card", "speech_data"]
 
 RATE = 16000
 CONTENT_TYPE = "audio/l16; rate=16000; channels=1"
-
-
-class Resampler:
-    """s16le mono bytes at ``rate`` -> s16le at ``to`` (soxr, streaming; odd bytes kept)."""
-
-    def __init__(self, rate: int, to: int = RATE) -> None:
-        self.rate = rate or to  # 0: the server did not say; take it as ours
-        self._stream = soxr.ResampleStream(self.rate, to, 1, dtype="int16") if self.rate != to \
-            else None
-        self._odd = b""
-
-    def convert(self, data: bytes, last: bool = False) -> bytes:
-        """The converted audio so far (``last``: flush the filter's tail)."""
-        data, self._odd = self._odd + data, b""
-        if len(data) % 2:
-            data, self._odd = data[:-1], data[-1:]
-        if self._stream is None:
-            return data
-        samples = np.frombuffer(data, dtype="<i2")
-        return bytes(self._stream.resample_chunk(samples, last=last).astype("<i2").tobytes())
 
 
 class TurnReply:
