@@ -410,6 +410,17 @@ step_detect_micro() {
     figure "micro: ${got[0]}; ${got[1]}; ${got[2]}"
 }
 
+# The turn's gateway: GATEWAY_PID is the background shell running in_root,
+# whose child `timeout` passes a SIGTERM on to the gateway itself (killing
+# the shell alone left the gateway running, and holding its port).
+stop_gateway() {
+    [[ -n ${GATEWAY_PID:-} ]] || return 0
+    pkill -TERM -P "$GATEWAY_PID" 2>/dev/null || true
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+    GATEWAY_PID=""
+}
+
 step_turn() {
     local w=$IN_WORK out="$WORK/turn.out"
     # One utterance: silence, the wake word, a question, then silence for the
@@ -446,16 +457,14 @@ EOF
         if ! kill -0 "$GATEWAY_PID" 2>/dev/null || ((waited >= GATEWAY_START_S * 2)); then
             cat "$WORK/gateway.out"
             figure "the gateway did not listen within $((waited / 2)) s"
-            kill "$GATEWAY_PID" 2>/dev/null || true
+            stop_gateway
             return 1
         fi
         sleep 0.5
         waited=$((waited + 1))
     done
     in_root /opt/voice-agent/bin/voice-agent run --config "$w/turn.yaml" >"$out" || rc=$?
-    kill "$GATEWAY_PID" 2>/dev/null || true
-    wait "$GATEWAY_PID" 2>/dev/null || true
-    GATEWAY_PID=""
+    stop_gateway
     echo "--- the gateway's log"
     cat "$WORK/gateway.out"
     echo "--- the daemon's events"

@@ -263,14 +263,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_fake_step(tmp_path: Path, step: str, fake_in_root: str) -> subprocess.CompletedProcess[str]:
+def run_fake_step(
+    tmp_path: Path, step: str, fake_in_root: str, port: int | None = None
+) -> subprocess.CompletedProcess[str]:
     """``run_step STEP`` inside ``if``, as main calls it, with ``in_root`` faked."""
     work, root = tmp_path / "work", tmp_path / "root"
     (root / "tmp" / "pi-check").mkdir(parents=True)
     (root / "etc" / "systemd" / "system").mkdir(parents=True)
     work.mkdir()
     script = f"""
-WORK={work}; ROOT={root}; LOG={work}/pi-check.log; GATEWAY_PORT={free_port()}
+WORK={work}; ROOT={root}; LOG={work}/pi-check.log; GATEWAY_PORT={port or free_port()}
 GATEWAY_START_S=20
 export PY={shlex_quote(sys.executable)}  # the fakes run in the step's own process
 {fake_in_root}
@@ -286,8 +288,9 @@ def shlex_quote(text: str) -> str:
 
 
 FAKE_GATEWAY = """
-        *" gateway --host "*)  # listens on the port, as the real one does once loaded
-            exec "$PY" -c 'import socket, sys, time
+        *" gateway --host "*)  # listens on the port, as the real one does once loaded;
+            # under timeout, as in_root runs it: stopping it must reach the gateway
+            timeout 60 "$PY" -c 'import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(30)' "$GATEWAY_PORT" ;;
 """
@@ -314,8 +317,14 @@ in_root() {{
 
 
 def test_turn_step_passes_a_right_turn(tmp_path: Path) -> None:
-    result = run_fake_step(tmp_path, "turn", fake_turn(turn_events(), 141198))
+    import socket
+
+    port = free_port()
+    result = run_fake_step(tmp_path, "turn", fake_turn(turn_events(), 141198), port)
     assert "STEP PASSED" in result.stdout, result.stdout + result.stderr
+    # The turn's gateway was stopped: nothing listens on its port any more.
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
     line = next(x for x in result.stdout.splitlines() if x.startswith("turn "))
     assert " PASS " in line
     assert "transcript: do you have a pool; reply 141198 bytes" in line
@@ -352,7 +361,7 @@ def test_turn_step_fails_a_wrong_turn(
 
 
 def test_turn_step_fails_when_the_gateway_never_listens(tmp_path: Path) -> None:
-    fake = fake_turn(turn_events(), 141198).replace('exec "$PY" -c', 'return 1; "$PY" -c')
+    fake = fake_turn(turn_events(), 141198).replace('timeout 60 "$PY" -c', 'return 1; "$PY" -c')
     result = run_fake_step(tmp_path, "turn", fake)
     assert "STEP FAILED" in result.stdout, result.stdout
     assert "the gateway did not listen" in result.stdout
