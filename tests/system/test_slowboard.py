@@ -21,14 +21,17 @@ from benchmarks.slowboard import END, MARK, TurnResult, write_section  # noqa: E
 ECHO = "<!-- echo cancellation: scripts/bench_echo.py -->"
 
 
+POOL = ["do you have a pool"]
+
+
 def test_a_turn_is_right_only_when_heard_exactly_with_a_whole_reply_and_no_error() -> None:
-    right = TurnResult(1, "cold", ["do you have a pool"], 141198, 5.7, returncode=0)
+    right = TurnResult(1, "cold", POOL, 141198, 5.7, returncode=0)
     assert right.right
     for wrong in (
         TurnResult(1, "cold", [], 44, None, returncode=0),  # pi-check's run 1
         TurnResult(1, "cold", [""], 141198, 5.7, returncode=0),
         TurnResult(1, "cold", ["do you have a pool"], 44, None, returncode=0),
-        TurnResult(1, "cold", ["do you have a pool"], 141198, 5.7, errors=["no reply"], returncode=0),
+        TurnResult(1, "cold", POOL, 141198, 5.7, errors=["no reply"], returncode=0),
         TurnResult(1, "cold", ["do you have a pool"] * 2, 141198, 5.7, returncode=0),
         TurnResult(1, "cold", ["do you have a pool"], 141198, 5.7, returncode=1),
     ):
