@@ -78,16 +78,16 @@ class ConversationPrinter:
             self._say(f"reply done{took}")
             self.playbacks += 1
         elif event == "timer" and f.get("timer_event") == "started":
-            self._say(f"timer '{f['name']}' started (the gateway keeps it)")
+            self._say(f"the {f['name']} timer started (the gateway keeps it)")
         elif event == "announcement":
             self._say(f'announcement from the gateway: "{f["text"]}"')
         elif event == "timer" and f.get("timer_event") == "ringing":
-            self._say(f"timer '{f['name']}' RINGING: the alarm and the announcement, "
+            self._say(f"the {f['name']} timer is RINGING: the alarm and the announcement, "
                       "again and again until stopped ...")
         elif event == "timer" and f.get("timer_event") == "stopped":
             how = {"wake": "the wake word", "button": "the button"}.get(f["stopped_by"],
                                                                        f["stopped_by"])
-            self._say(f"timer '{f['name']}' stopped by {how} (no turn opened)")
+            self._say(f"the {f['name']} timer stopped by {how} (no turn opened)")
             self.stopped_by = f["stopped_by"]
             self.done.set()
         elif event == "error":

@@ -32,7 +32,7 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "wyoming")
+STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "wyoming", "ring", "home_assistant")
 EXTRA_STEPS = ("slowboard",)  # only when asked for with --only (root, minutes, own section)
 
 NOTES = """
@@ -98,7 +98,7 @@ stand-in server): [benchmarks-diatheke.md](benchmarks-diatheke.md),
   machine's cores. For the same reason this gateway sends its replies unpaced
   (`reply.pace: 0`), as it did before pacing existed: the device gets base64
   (its `User-Agent: voice-agent/...`) either way.
-* **6a-6d, paced replies.** A second reference gateway with the default reply
+* **6a-6e, paced replies.** A second reference gateway with the default reply
   settings (`form: auto`, `pace: 1.5`; one speech-to-text worker, as only typed
   input is used) and plain WebSocket clients without this project's `User-Agent`
   (so the Node Buffer form, as IBM's client gets it), on 127.0.0.1. Each typed turn
@@ -109,7 +109,18 @@ stand-in server): [benchmarks-diatheke.md](benchmarks-diatheke.md),
   6c: a new `audio_start` sent right after the first chunk of a reply to that
   reply's `audio_end`: the rest goes out at once. 6d: several connections ask at
   the same moment (threads); each one's span as in 6a: pacing is waits on the
-  event loop's clock, so no connection holds up another.
+  event loop's clock, so no connection holds up another. To these Node-form
+  clients the schedule never runs more than 0.9 s ahead of playback (6a's
+  reference accounts for it), and every reply ends with `reply.legacy_tail_ms`
+  (600 ms) of silence. 6e: a ~22 s reply, from its `audio_end` arriving to the
+  end of its playback (first chunk + audio length): how long IBM's client's reader
+  blocks at `audio_end` (it missed a 3 s ping deadline before).
+* **8a, timers ring on time.** `scripts/benchmarks/ring.py`: the reference gateway
+  and the real daemon in this process; the daemon's speaker is a sink noting the
+  wall-clock time of each write. Five-second timers set by typed text for the
+  daemon's `userID`; from the timer's `due` (the gateway's `time.time()`) to the
+  first write of the ring. The announcement's speech is made when the timer is
+  set, and goes unpaced to this project's device.
 * **7a-7e, cloud engines.** `scripts/benchmarks/cloud.py`: a second reference gateway in
   this process with `assemblyai` and `aiola` configured against the tests' stand-ins
   (`tests/standins`, the same ones the vendors' SDKs are tested against), a plain
@@ -193,7 +204,9 @@ def main() -> int:
     from benchmarks.cpu import cpu_rows
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
+    from benchmarks.home_assistant import ha_rows
     from benchmarks.replies import reply_rows
+    from benchmarks.ring import ring_rows
     from benchmarks.slowboard import bench_step
     from benchmarks.soak import run_soak
     from benchmarks.wyoming import wyoming_rows
@@ -231,6 +244,8 @@ def main() -> int:
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
             "wyoming": lambda: wyoming_rows(args.quick),
+            "ring": lambda: ring_rows(args.quick),
+            "home_assistant": lambda: ha_rows(args.quick),  # needs .venv-ha (setup.sh --test)
             "slowboard": lambda: bench_step(args.quick),
         }
         for name in STEPS + EXTRA_STEPS:

@@ -5,7 +5,7 @@
     .venv/bin/python scripts/bench_echo.py --report /tmp/echo-on.json /tmp/echo-off.json
 
 Each ``--mode`` run is one real ``Daemon`` in one simulated room
-(``agent.audio.room``, real time) against the scripted gateway on loopback
+(``tests/simulated_room.py``, real time) against the scripted gateway on loopback
 (``tests/room_trials.py``): ``--barge`` trials where the user says "hey jarvis,
 what time is it" over the reply, then ``--self`` replies that themselves say
 "hey jarvis" with no one speaking. Voices, speeds, delays (20-120 ms), tails
@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from room_trials import RATE, RoomSession, Trial  # noqa: E402
+from simulated_room import Acoustics, echo_level_gain, render_echo  # noqa: E402
 from speech import say  # noqa: E402
 
 from agent.audio.frames import Frame  # noqa: E402
 from agent.audio.reference import ReferenceTimeline  # noqa: E402
-from agent.audio.room import Acoustics, echo_level_gain, render_echo  # noqa: E402
 
 VOICES = [("en-gb", 140), ("en-us", 150), ("en-gb", 165), ("en-us", 130), ("en-us+f3", 145)]
 REPLY_VOICE = ("en-us+m3", 160)

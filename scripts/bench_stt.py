@@ -29,7 +29,7 @@ import wave
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AUDIO = ROOT.parent / "shared" / "audio"
+AUDIO = ROOT / "tests" / "data" / "audio"  # the project's own copies (NOTICE there)
 sys.path.insert(0, str(ROOT))
 
 RATE = 16000

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_AUDIO = REPO.parent / "shared" / "audio"
+SHARED_AUDIO = REPO / "tests" / "data" / "audio"  # the project's own copies (NOTICE there)
 sys.path.insert(0, str(REPO))
 
 from agent.hearing.wake import WakeDetector  # noqa: E402

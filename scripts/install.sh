@@ -38,6 +38,20 @@ DEBS=(python3-venv python3-dev gcc portaudio19-dev espeak-ng libsndfile1 libspee
 
 say() { printf 'install: %s\n' "$*"; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
+# What apt and pip print goes to a log (outside any --root tree), as with setup.sh.
+LOG=${VOICE_AGENT_INSTALL_LOG:-${TMPDIR:-/tmp}/voice-agent-install.log}
+# quietly "what it does" command...: one line; the command's output in $LOG, and
+# its last lines shown when it fails.
+quietly() {
+    local what=$1
+    shift
+    say "$what (output: $LOG)"
+    if ! "$@" >>"$LOG" 2>&1; then
+        printf 'install: error: %s failed; the last lines of %s:\n' "$what" "$LOG" >&2
+        tail -n 15 "$LOG" | sed 's/^/    /' >&2
+        exit 1
+    fi
+}
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 
@@ -94,9 +108,9 @@ else
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if ((${#missing[@]})); then
-        say "installing Debian packages: ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        quietly "updating the Debian package lists" apt-get update -qq
+        quietly "installing Debian packages: ${missing[*]}" \
+            env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
     else
         say "Debian packages present"
     fi
@@ -141,8 +155,7 @@ pip=("$VENV/bin/python" -m pip install --disable-pip-version-check --no-input --
 # openWakeWord 0.5.1 carries its models in the wheel; its metadata asks for
 # tflite-runtime, which has no wheel for Python 3.12+. We only use its ONNX
 # models on onnxruntime, so it goes in without its dependencies.
-say "installing openwakeword 0.5.1 and voice-agent from $SRC (pip)"
-"${pip[@]}" --no-deps "openwakeword==0.5.1"
+quietly "installing openwakeword 0.5.1 (pip)" "${pip[@]}" --no-deps "openwakeword==0.5.1"
 # pip rebuilds and reinstalls a local directory every time, even at an
 # unchanged version: `git pull && sudo scripts/install.sh` updates the code.
 # --no-warn-conflicts: pip would otherwise end the first install with
@@ -153,8 +166,16 @@ say "installing openwakeword 0.5.1 and voice-agent from $SRC (pip)"
 # requirements cannot be met.
 extras=gateway
 if ((WITH_GATEWAY)); then extras=gateway,assemblyai,aiola; fi
-"${pip[@]}" --no-warn-conflicts "${SRC}[${extras}]"
+quietly "installing voice-agent from $SRC (pip)" "${pip[@]}" --no-warn-conflicts "${SRC}[${extras}]"
 [[ -x $VENV/bin/voice-agent ]] || die "pip did not install $VENV/bin/voice-agent"
+if [[ -n $ROOT ]]; then
+    # The tree is for /: its scripts must start /opt/voice-agent/bin/python,
+    # not the build directory's (pip wrote $VENV into every shebang, and venv
+    # into activate and pyvenv.cfg). grep -I leaves binaries alone.
+    say "under --root: pointing the venv's scripts at /opt/voice-agent (where the tree goes)"
+    grep -rlIZ --fixed-strings "$VENV" "$VENV/bin" "$VENV/pyvenv.cfg" |
+        xargs -0 -r sed -i "s|$VENV|/opt/voice-agent|g"
+fi
 
 # ---- the configuration -------------------------------------------------------
 gid=$(group_id "$USER_NAME")
@@ -204,6 +225,25 @@ install_unit() {
 install_unit "$UNIT"
 if ((WITH_GATEWAY)); then install_unit voice-agent-gateway.service; fi
 
+if [[ -n $ROOT ]]; then
+    cat <<EOF
+
+voice-agent is installed below $ROOT, a tree for / (it runs as /opt/voice-agent).
+Next steps, for the machine (or image) it goes to:
+  1. Copy it to /:  sudo cp -a $ROOT/. /   (or add it to the image)
+  2. There, as root: the user and groups the unit runs with (scripts/install.sh
+     on the target makes them), then edit /etc/voice-agent/config.yaml
+     (gateway.url at least) and check it:
+     /opt/voice-agent/bin/voice-agent check-config /etc/voice-agent/config.yaml
+  3. The unit is enabled in the tree: it starts at the next boot, or now with
+     systemctl daemon-reload && systemctl start voice-agent;
+     follow it with journalctl -u voice-agent -f
+EOF
+    if ((WITH_GATEWAY)); then
+        echo "The gateway: /etc/voice-agent/gateway.yaml, then /opt/voice-agent/bin/voice-agent gateway --config /etc/voice-agent/gateway.yaml --check"
+    fi
+    exit 0
+fi
 cat <<EOF
 
 voice-agent is installed in $VENV.

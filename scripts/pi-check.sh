@@ -10,7 +10,7 @@
 # It builds (once per suite) a Debian arm64 root with debootstrap (bookworm,
 # Python 3.11, or trixie, Python 3.13: the two bases of Raspberry Pi OS),
 # caches it as a tarball, then on every run unpacks it afresh, copies this checkout and the
-# shared test recordings in, and inside it, emulating a Cortex-A72 (Pi 4):
+# test recordings in, and inside it, emulating a Cortex-A72 (Pi 4):
 # runs scripts/install.sh --with-gateway as a Pi user would (real apt, real
 # pip, no systemd running), validates the installed configuration, runs the
 # wake word models on recordings, makes one whole turn against the reference
@@ -30,11 +30,11 @@ QEMU_CPU_MODEL=cortex-a72
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE_DIR=${VOICE_AGENT_PI_CACHE:-/var/cache/voice-agent-pi-check}
 WORK_PARENT=${VOICE_AGENT_PI_WORKDIR:-/var/tmp}
-AUDIO_DIR=${VOICE_AGENT_PI_AUDIO:-$HERE/../shared/audio}
+AUDIO_DIR=${VOICE_AGENT_PI_AUDIO:-$HERE/tests/data/audio}
 # Inside the root: where the checkout and the recordings land (a clone in
-# the pi user's home, with shared/ beside it as in CI).
+# the pi user's home, and the recordings beside it).
 IN_SRC=/home/pi/voice-agent
-IN_AUDIO=/home/pi/shared/audio
+IN_AUDIO=/home/pi/test-audio
 IN_WORK=/tmp/pi-check
 GATEWAY_PORT=${VOICE_AGENT_PI_PORT:-}  # default: 18765 for bookworm, 18766 for trixie
 # Generous limits: everything inside runs under emulation.
@@ -71,7 +71,7 @@ Options:
   --mirror URL   Debian mirror (default: the one this machine's apt sources name)
   --cache DIR    where the root tarballs and package caches live
                  (default: $CACHE_DIR)
-  --audio DIR    the test recordings (default: the shared/audio beside the checkout)
+  --audio DIR    the test recordings (default: the checkout's tests/data/audio)
   --rebuild      build the root with debootstrap even when a cached one exists
   --prepare      only build (or refresh) the cached root, then stop
   --keep         keep the unpacked root after the run (mounts are still undone)

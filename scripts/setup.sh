@@ -4,6 +4,7 @@
 #
 #   scripts/setup.sh           # runtime + reference gateway (enough for the demo)
 #   scripts/setup.sh --test    # also the test and lint tools (shellcheck, systemd-analyze)
+#                              # and Home Assistant core in .venv-ha (scripts/setup_ha.sh)
 #
 # Idempotent: a second run installs nothing new. Needs root (or sudo) only
 # when a Debian package is missing. Prints one line per step; what apt and pip
@@ -82,4 +83,8 @@ step "installing openwakeword 0.5.1 (its models; --no-deps)" "${pip[@]}" --no-de
 # dependencies (tflite-runtime, SciPy...) as an ERROR line after a good install.
 step "installing voice-agent and its Python packages (extras: ${extras})" \
     "${pip[@]}" --no-warn-conflicts -e ".[${extras}]"
+if ((test_mode)); then
+    # The tests run a real Home Assistant (its own venv, .venv-ha, kept between runs).
+    step "installing Home Assistant core for the tests into .venv-ha" bash scripts/setup_ha.sh
+fi
 echo "setup: ready in $((SECONDS - started)) s ($(.venv/bin/python --version), extras: ${extras}; log: $log)"

@@ -13,10 +13,10 @@ import json
 import uuid
 import wave
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from recordings import AUDIO
 from speech import say
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -34,7 +34,7 @@ from agent.link.protocol import (
     decode_gateway,
 )
 
-AUDIO_DIR = Path(__file__).resolve().parents[2] / "shared" / "audio"
+AUDIO_DIR = AUDIO
 RATE = 16000
 CHUNK = 3200  # 100 ms of s16le
 

@@ -1,7 +1,7 @@
 """A test client that behaves like IBM's Java sample for the Raspberry Pi (v1.5).
 
 Written from what that client was measured doing against this project's
-gateway (issue 13, and ``shared/docs/gateway-protocol.md``), not from its
+gateway (issue 13, and ``docs/protocol.md``), not from its
 source; it parses the gateway's JSON itself, as the Java client does, and
 never uses the project's decoder:
 
@@ -18,7 +18,10 @@ never uses the project's decoder:
   array; anything else is logged as "No data key in response object." and
   not played;
 * the reply text from the ``text`` message's ``speech`` field (an absent one
-  is the empty text), and the prompt from the ``text`` message only.
+  is the empty text), and the prompt from the ``text`` message only;
+* at ``audio_end`` it flushes its speaker line instead of draining it: the
+  last 0.34-0.5 s it was sent is never heard (:attr:`IbmTurn.heard` drops the
+  last :data:`FLUSHED` bytes, the worst case).
 
 Mocked: nothing. The microphone is the PCM handed to :meth:`IbmStyleClient.turn`
 and the speaker a byte buffer (there is no sound card here).
@@ -41,6 +44,7 @@ RATE = 16000
 CHUNK = 16000  # 0.5 s of s16le per audio_data, as the old client sent
 MAX_AUDIO_S = 10.0  # the old client's capture cap
 NO_DATA_KEY = "No data key in response object."
+FLUSHED = RATE  # 0.5 s of s16le: what flush() at audio_end throws away, at worst
 
 
 @dataclass
@@ -53,11 +57,21 @@ class IbmTurn:
     prompt: bool = False
     """The prompt as the client reads it (``prompt`` of the text message)."""
     played: bytearray = field(default_factory=bytearray)
-    """The reply audio the client played (Buffer form only)."""
+    """The reply audio the client took to play (Buffer form only)."""
     audio_messages: int = 0
     errors: list[str] = field(default_factory=list)
     """What the client logged as errors (one per unplayable chunk)."""
     actions: list[str] = field(default_factory=list)
+
+    @property
+    def heard(self) -> bytes:
+        """What reached the ear: :attr:`played` less what the flush at ``audio_end`` cut."""
+        return bytes(self.played[: max(0, len(self.played) - FLUSHED)])
+
+    @property
+    def cut(self) -> bytes:
+        """The part the flush at ``audio_end`` threw away."""
+        return bytes(self.played[len(self.heard) :])
 
 
 class IbmStyleClient:

@@ -1,7 +1,7 @@
 """The real daemon in the simulated room, trial by trial (tests and scripts/bench_echo.py).
 
 A :class:`RoomSession` runs one daemon whose microphone and speaker are a
-:class:`~agent.audio.room.SimulatedRoom`, against the scripted gateway (a real
+:class:`~simulated_room.SimulatedRoom`, against the scripted gateway (a real
 WebSocket server on loopback). Mocked: nothing of the device; the room stands
 in for the sound card, speaker and microphone that this machine does not have,
 and the scripted gateway for a speech service (it answers each opening turn
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from daemon_harness import Events
 from scripted_gateway import Reply, ScriptedGateway
+from simulated_room import Acoustics, SimulatedRoom
 
-from agent.audio.room import Acoustics, SimulatedRoom
 from agent.config.load import parse_config
 from agent.device.daemon import Daemon
 

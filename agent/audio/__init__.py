@@ -5,7 +5,8 @@ Modules (import the one you need; nothing heavy is imported here):
 - :mod:`agent.audio.frames`: :class:`Frame`, the :class:`Source` protocol, the
   streaming converter to 16 kHz mono.
 - :mod:`agent.audio.sources`: :func:`open_source`, :class:`FileSource`,
-  :class:`CommandSource`; :mod:`agent.audio.pyaudio_source`: :class:`PyAudioSource`.
+  :class:`CommandSource` (in :mod:`agent.audio.command_source`);
+  :mod:`agent.audio.pyaudio_source`: :class:`PyAudioSource`.
 - :mod:`agent.audio.ring`: :class:`RingBuffer` (pre-roll) and :class:`Chunker`
   (``audio_data`` chunks, with a skip window for the wake chime).
 - :mod:`agent.audio.decode`: :class:`ReplyDecoder` (PCM, WAV, Ogg by content).
@@ -17,8 +18,6 @@ Modules (import the one you need; nothing heavy is imported here):
 - :mod:`agent.audio.util`: a rate-limited log line.
 - :mod:`agent.audio.reference`: :class:`ReferenceTap` and :class:`ReferenceTimeline`,
   what the speaker played and when (the echo canceller's far-end reference).
-- :mod:`agent.audio.room`: :class:`SimulatedRoom`, a speaker and a microphone that
-  hear each other (delay, reverberation, distortion), for tests and benchmarks.
 
 May import: :mod:`agent.common` only. It knows nothing of :mod:`agent.device`.
 """

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else None
     request = Announce(new_id(), args.text, args.device)
     try:
-        with connect(url, additional_headers=headers, open_timeout=TIMEOUT_S) as ws:
+        # Named as the announce tool, so the gateway does not take it for a device.
+        with connect(url, additional_headers=headers, user_agent_header=_user_agent(),
+                     open_timeout=TIMEOUT_S) as ws:
             ws.send(encode(request))
             for _ in range(100):  # bounded: the answer comes first on this connection
                 msg = decode_gateway(ws.recv(timeout=TIMEOUT_S))
@@ -81,8 +83,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"voice-agent announce: refused by {url}: HTTP "
               f"{exc.response.status_code}", file=sys.stderr)
         return 1
+    except ConnectionRefusedError:
+        print(f"voice-agent announce: no gateway is listening at {url} "
+              "(is `voice-agent gateway` running? --url or --config names another)",
+              file=sys.stderr)
+        return 1
     except (OSError, TimeoutError, WebSocketException, ProtocolError) as exc:
         print(f"voice-agent announce: {url}: {exc}", file=sys.stderr)
         return 1
     print("voice-agent announce: no answer from the gateway", file=sys.stderr)
     return 1
+
+
+def _user_agent() -> str:
+    """``voice-agent-announce/VERSION`` (agent.gateway.forms.ANNOUNCE_PRODUCT)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("voice-agent")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        version = "0"
+    return f"voice-agent-announce/{version}"

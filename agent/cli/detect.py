@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME_OR_PATH",
         help="wake model: a built-in name (alexa, hey_jarvis, hey_mycroft, hey_rhasspy, "
         "timer, weather) or an .onnx path; repeat for several "
-        f"(default: {', '.join(DEFAULT_MODELS)})",
+        f"(default: {', '.join(DEFAULT_MODELS)}; with --engine micro, its own built-ins)",
     )
     parser.add_argument(
         "--threshold",
@@ -85,6 +85,15 @@ def read_audio_16k(path: Path) -> Any:
     return np.clip(np.round(mono * 32768.0), -32768, 32767).astype(np.int16)
 
 
+def default_models(engine: str) -> tuple[str, ...]:
+    """The models scanned when none is named: every built-in one of ``engine``."""
+    if engine == "micro":
+        from agent.hearing.micro import BUILTIN_MICRO_MODELS
+
+        return BUILTIN_MICRO_MODELS
+    return DEFAULT_MODELS
+
+
 def run(args: argparse.Namespace) -> int:
     """Scan the file; 0 on success, 2 if the file or a model cannot be used."""
     path = Path(args.file)
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.hearing.models import WakeModelError
     from agent.hearing.wake import WakeDetector
 
-    models = tuple(args.model) if args.model else DEFAULT_MODELS
+    models = tuple(args.model) if args.model else default_models(args.engine)
     gate = None if args.no_gate else SilenceGate(args.gate, DEFAULT_NOISE_GATE_DBFS)
     # A threshold given on the command line applies to every model; otherwise each
     # microWakeWord model keeps its own cutoff (as in the daemon).

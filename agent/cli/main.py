@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and run the chosen subcommand; returns its exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()  # a plain `voice-agent`: what it can do, not an error
+        return 0
+    args = parser.parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
     except BrokenPipeError:  # e.g. `voice-agent detect x.wav | head`

@@ -20,9 +20,19 @@ def run(args: argparse.Namespace) -> int:
     input file that cannot be read) stops it with one line and exit 1; a
     device that is missing or goes away is retried by its source instead.
     """
-    from agent.config.load import load_or_exit
+    from agent.common.settings_values import ConfigError
+    from agent.config.load import load_config
 
-    settings = load_or_exit(args.config)
+    try:
+        settings = load_config(args.config)
+    except ConfigError as err:
+        hint = ""
+        if str(err).endswith("no such file"):
+            # A new user's first run: say where a configuration comes from.
+            hint = ("; give one with --config FILE (config/agent.yaml is the annotated "
+                    "example), and `voice-agent doctor --config FILE` checks the set-up")
+        print(f"{err}{hint}", file=sys.stderr)
+        return err.exit_code
     from agent.audio.sources import SourceError
     from agent.device.daemon import Daemon
     from agent.device.operate import OperateError

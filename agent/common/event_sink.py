@@ -44,7 +44,8 @@ class EventSink:
 
     ``format="json"``: one JSON object per line on ``stream`` (default: the
     current ``sys.stdout``), with ``"event"`` and ``"ts"`` first, then the
-    fields. ``format="text"``: an INFO log line ``event key=value ...``.
+    fields. ``format="text"``: an INFO log line ``event key=value ...`` (DEBUG for
+    the ``quiet`` events).
     Every field is scrubbed by the redactor. Thread-safe.
     """
 
@@ -55,6 +56,7 @@ class EventSink:
         stream: TextIO | None = None,
         redactor: Redactor = REDACTOR,
         logger: logging.Logger = _event_log,
+        quiet: frozenset[str] = frozenset(),
     ) -> None:
         if format not in ("text", "json"):
             raise ValueError(f"unknown event format {format!r}; expected text or json")
@@ -62,6 +64,10 @@ class EventSink:
         self.redactor = redactor
         self._stream = stream
         self._logger = logger
+        # Text form: events the person already sees another way (the daemon's
+        # printed "you said" / "assistant" lines) go to DEBUG, so each fact is
+        # said once at INFO. The JSON form always carries every event.
+        self.quiet = quiet
         self._lock = threading.Lock()
 
     def emit(self, event: str, **fields: Any) -> None:
@@ -81,7 +87,8 @@ class EventSink:
             text = " ".join(
                 f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in clean.items()
             )
+            level = logging.DEBUG if event in self.quiet else logging.INFO
             if text:
-                self._logger.info("%s %s", event, text)
+                self._logger.log(level, "%s %s", event, text)
             else:
-                self._logger.info("%s", event)
+                self._logger.log(level, "%s", event)

@@ -64,26 +64,29 @@ def is_secret_name(name: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password and secret-named query parameters replaced by ``***``."""
+    """``url`` as written, with any password and secret-named query values replaced by ``***``.
+
+    Edited in place rather than rebuilt from its parts, so a value that is not
+    quite a URL (``host:8765``, no scheme) is still quoted the way it was written.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return REDACTED
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
+    out = url
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if ":" in userinfo:
         user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
-    pieces = []
-    for piece in parts.query.split("&") if parts.query else []:
-        name, eq, _value = piece.partition("=")
-        pieces.append(f"{name}={REDACTED}" if eq and is_secret_name(unquote(name)) else piece)
-    query = "&".join(pieces)
-    out = f"{parts.scheme}://{netloc}{parts.path}"
-    if query:
-        out += f"?{query}"
-    if parts.fragment:
-        out += f"#{parts.fragment}"
+        out = out.replace(f"{userinfo}@", f"{user}:{REDACTED}@", 1)
+    head, question, tail = out.partition("?")
+    if question:
+        query, hash_, fragment = tail.partition("#")
+        pieces = []
+        for piece in query.split("&"):
+            name, eq, _value = piece.partition("=")
+            secret = eq and is_secret_name(unquote(name))
+            pieces.append(f"{name}={REDACTED}" if secret else piece)
+        out = f"{head}?{'&'.join(pieces)}{hash_}{fragment}"
     return out
 
 

@@ -71,6 +71,8 @@ def parse_request(line: bytes) -> Request:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # `ctl volume 150` sends 150.0: quote it as the user typed it
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -18,7 +18,7 @@ import time
 
 from agent.audio.frames import Source
 from agent.audio.sinks import Sink
-from agent.common.event_sink import EventEmitter
+from agent.common.event_sink import EventEmitter, EventSink
 from agent.common.settings_values import ConfigError
 from agent.config.load import load_config
 from agent.config.settings import Settings
@@ -47,6 +47,15 @@ MAX_FRAMES_IN_FLIGHT = 32
 FIRST_CONNECT_S = 3.0
 FIRST_CONNECT_BATCH_S = 30.0  # back-pressure for sources read faster than real time
 
+
+
+SHOWN_EVENTS = frozenset({"transcript", "response", "text"})
+"""Events that ``output.print`` already shows the person ("you said: ...", "assistant: ...")."""
+
+
+def event_sink(s: Settings) -> EventSink:
+    """The daemon's event log: in text form, what is printed is not logged again at INFO."""
+    return EventSink(s.log.format, quiet=SHOWN_EVENTS if s.output.print else frozenset())
 
 
 class Daemon:
@@ -87,7 +96,6 @@ class Daemon:
         from agent.audio.ring import RingBuffer
         from agent.audio.sinks import open_sink
         from agent.audio.sources import open_source
-        from agent.common.event_sink import EventSink
         from agent.common.logs import configure_logging
         from agent.device.gpio import Gpio
         from agent.device.notify import Notifier
@@ -99,7 +107,7 @@ class Daemon:
 
         configure_logging(s.log.level, s.log.format)
         recorder = TurnRecorder(s.debug.record_dir, s.debug.keep) if s.debug.record_dir else None
-        sink = self._events_override or EventSink(s.log.format)
+        sink = self._events_override or event_sink(s)
         # Hooks, control socket, metrics (agent.device.operate): they see every event.
         self.operations = Operations(s, self.queue.put)
         events = self.operations.events(RecordingEvents(sink, recorder))

@@ -24,7 +24,10 @@ from prometheus_client.exposition import start_http_server
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-STATES = ("idle", "listening", "streaming", "waiting", "speaking", "followup")
+from agent.device.turn import State
+
+# Every state the conversation can be in (ringing included): the metric shows them all.
+STATES = tuple(state.value for state in State)
 
 WAKE_SCORE_BUCKETS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 WAKE_TO_AUDIO_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -60,13 +60,17 @@ class Streamer:
         if self._chunker is not None:
             self._emit(self._chunker.take(self._ring, available))
 
-    def finish(self, end: int) -> str | None:
-        """Send what is left below ``end`` and ``audio_end``; returns the closed id."""
+    def finish(self, end: int, reason: str | None = None) -> str | None:
+        """Send what is left below ``end`` and ``audio_end``; returns the closed id.
+
+        ``reason`` ``no_speech`` goes on the ``audio_end`` (this project's
+        extension): the gateway then sends no reply to an empty transcript.
+        """
         tid, chunker = self.id, self._chunker
         if tid is None or chunker is None:
             return None
         self._emit(chunker.finish(self._ring, max(end, chunker.position)))
-        self._send(protocol.AudioEnd(tid))
+        self._send(protocol.AudioEnd(tid, "no_speech" if reason == "no_speech" else None))
         self.id, self._chunker = None, None
         return tid
 

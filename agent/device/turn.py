@@ -91,7 +91,9 @@ class TurnBase:
         self.deadline = self.p.clock() + self.settings.listen.response_timeout_s
 
     def _close_stream(self, reason: str, end: int | None = None) -> None:
-        tid = self.streamer.finish(self.audio_pos if end is None else min(end, self.audio_pos))
+        tid = self.streamer.finish(
+            self.audio_pos if end is None else min(end, self.audio_pos), reason
+        )
         self.endpointer = None
         if tid:
             self.p.events.emit("audio_end", id=tid, reason=reason)

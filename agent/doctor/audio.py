@@ -32,6 +32,68 @@ def _describe_input(inp: Any) -> str:
     return f"device {inp.device!r}"
 
 
+FIX_DEVICE = (
+    "pick the microphone: `voice-agent devices` lists them; set audio.input.device "
+    "to a part of its name or its index"
+)
+
+
+class _Levels:
+    """Peak, RMS and clipping of the captured audio, with the meter stepped every 100 ms."""
+
+    def __init__(self, want: int, meter: Meter | None) -> None:
+        self.want = want
+        self.meter = meter
+        self.total = self.clipped = self.peak = 0
+        self.energy = 0.0
+        self.block_peak = 0  # of the current 100 ms of audio (the meter's step)
+
+    def add(self, samples: Any) -> None:
+        """Count ``samples`` (up to ``want`` in all), cut at 100 ms boundaries of audio time."""
+        import numpy as np
+
+        x = np.abs(samples[: self.want - self.total].astype(np.int32))
+        while len(x):
+            step = METER_STEP - self.total % METER_STEP
+            part, x = x[:step], x[step:]
+            self._add_step(part)
+
+    def _add_step(self, part: Any) -> None:
+        import numpy as np
+
+        top = int(part.max())
+        self.peak, self.block_peak = max(self.peak, top), max(self.block_peak, top)
+        self.clipped += int(np.count_nonzero(part >= 32767))
+        self.energy += float(np.dot(part, part.astype(np.float64)))
+        self.total += len(part)
+        if self.meter is not None and (self.total % METER_STEP == 0 or self.total >= self.want):
+            self.meter(self.total / 16000, dbfs(self.block_peak))
+            self.block_peak = 0
+
+    def judge(self, where: str) -> Check:
+        """The microphone's check from the levels: silent, clipping, or fine."""
+        rms = dbfs(math.sqrt(self.energy / self.total))
+        levels = (f"{self.total / 16000:.1f} s, peak {fmt_db(dbfs(self.peak))} dBFS, "
+                  f"rms {fmt_db(rms)} dBFS")
+        if dbfs(self.peak) < SILENT_DBFS:
+            return Check(
+                "microphone",
+                None,
+                f"microphone is silent ({where}: {levels})",
+                "check alsamixer capture level (alsamixer, F4, select the card with F6) / the "
+                "device (`voice-agent devices`, audio.input.device)",
+            )
+        if self.clipped > CLIP_SHARE * self.total:
+            return Check(
+                "microphone",
+                None,
+                f"microphone clips: {100 * self.clipped / self.total:.1f} % of samples at full "
+                f"scale ({where}: {levels})",
+                "lower the capture level in alsamixer (F4), or speak further from the microphone",
+            )
+        return Check("microphone", True, f"{where}: {levels}")
+
+
 def check_microphone(
     inp: Any,
     seconds: float = 3.0,
@@ -43,16 +105,10 @@ def check_microphone(
     ``on_audio`` gets every captured block of 16 kHz int16 samples (the room's
     noise floor is measured from them: :func:`agent.doctor.system.check_gate`).
     """
-    import numpy as np
-
     from agent.audio.quiet import quiet_portaudio
     from agent.audio.sources import SourceError, open_source
 
     what = _describe_input(inp)
-    fix_device = (
-        "pick the microphone: `voice-agent devices` lists them; set audio.input.device "
-        "to a part of its name or its index"
-    )
     errors: list[str] = []
     opened: list[Any] = []
 
@@ -66,65 +122,44 @@ def check_microphone(
         with quiet_portaudio():
             source = open_source(inp, on_error=on_error)
     except (SourceError, ValueError, OSError) as exc:
-        return Check("microphone", False, f"{what}: {exc}", fix_device)
+        return Check("microphone", False, f"{what}: {exc}", FIX_DEVICE)
     opened.append(source)
+    levels = _Levels(max(1, round(seconds * 16000)), meter)
+    rate = _capture(source, levels, errors, on_audio, backstop_s=3 * seconds + 15)
+    where = f"{what} at {rate} Hz" if rate else what
+    if errors or levels.total == 0:
+        reason = errors[0] if errors else "no audio arrived"
+        return Check("microphone", False, f"{where}: {reason}", FIX_DEVICE)
+    return levels.judge(where)
+
+
+def _capture(
+    source: Any,
+    levels: _Levels,
+    errors: list[str],
+    on_audio: Callable[[Any], None] | None,
+    backstop_s: float,
+) -> int | None:
+    """Read until ``levels`` has what it wants, an error, or the end; the rate it opened at."""
     # A backstop for a device that neither delivers nor reports an error.
-    guard = threading.Timer(3 * seconds + 15, source.close)
+    guard = threading.Timer(backstop_s, source.close)
     guard.daemon = True
     guard.start()
-    want = max(1, round(seconds * 16000))
-    total = clipped = peak = 0
-    energy = 0.0
-    block_peak = 0  # of the current 100 ms of audio (the meter's step)
     rate = None
     try:
-        while not errors and total < want:
+        while not errors and levels.total < levels.want:
             frame = source.read()
             if frame is None:
                 break
             # Read while open: the source forgets its format once closed.
             rate = getattr(source, "opened_rate", None) or rate
             if on_audio is not None:
-                on_audio(frame.samples[: want - total])
-            x = np.abs(frame.samples[: want - total].astype(np.int32))
-            while len(x):
-                # Cut at 100 ms boundaries of audio time, so the meter steps evenly.
-                step = METER_STEP - total % METER_STEP
-                part, x = x[:step], x[step:]
-                top = int(part.max())
-                peak, block_peak = max(peak, top), max(block_peak, top)
-                clipped += int(np.count_nonzero(part >= 32767))
-                energy += float(np.dot(part, part.astype(np.float64)))
-                total += len(part)
-                if meter is not None and (total % METER_STEP == 0 or total >= want):
-                    meter(total / 16000, dbfs(block_peak))
-                    block_peak = 0
+                on_audio(frame.samples[: levels.want - levels.total])
+            levels.add(frame.samples)
     finally:
         guard.cancel()
         source.close()
-    where = f"{what} at {rate} Hz" if rate else what
-    if errors or total == 0:
-        reason = errors[0] if errors else "no audio arrived"
-        return Check("microphone", False, f"{where}: {reason}", fix_device)
-    rms = dbfs(math.sqrt(energy / total))
-    levels = f"{total / 16000:.1f} s, peak {fmt_db(dbfs(peak))} dBFS, rms {fmt_db(rms)} dBFS"
-    if dbfs(peak) < SILENT_DBFS:
-        return Check(
-            "microphone",
-            None,
-            f"microphone is silent ({where}: {levels})",
-            "check alsamixer capture level (alsamixer, F4, select the card with F6) / the device "
-            "(`voice-agent devices`, audio.input.device)",
-        )
-    if clipped > CLIP_SHARE * total:
-        return Check(
-            "microphone",
-            None,
-            f"microphone clips: {100 * clipped / total:.1f} % of samples at full scale "
-            f"({where}: {levels})",
-            "lower the capture level in alsamixer (F4), or speak further from the microphone",
-        )
-    return Check("microphone", True, f"{where}: {levels}")
+    return rate
 
 
 def check_speaker(out: Any, timeout_s: float = 10.0) -> Check:

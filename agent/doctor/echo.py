@@ -9,7 +9,8 @@ loss enhancement over the last second. (Speex's adaptive filter learns a room
 slowly from chirps alone, which excite one frequency at a time: 4-7 dB after
 five seconds of them in the simulated room, against 15 dB or more from the
 noise.) It needs a speaker and a microphone in one room; here it is tested in
-the simulated room (``agent.audio.room``), which stands in for both.
+the simulated room of the tests (``tests/simulated_room.py``), which stands in
+for both.
 """
 
 from __future__ import annotations

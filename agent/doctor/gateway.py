@@ -16,10 +16,16 @@ import os
 import socket
 import ssl
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.common.redact import Redactor, is_secret_name
+from agent.common.settings_values import is_loopback
 from agent.doctor.report import Check
+from agent.link.auth import AuthError, auth_from_settings, make_ssl_context
+from agent.link.url import build_url, display_url
 
 FIX_AUTH = (
     "check gateway.auth: the token (token / token_file) or the IAM api key the gateway expects"
@@ -45,157 +51,196 @@ def _cert_name(cert: dict[str, Any], field: str) -> str:
     return "?"
 
 
-def check_gateway(gateway: Any, timeout_s: float = 10.0) -> list[Check]:
-    """Check the road to the gateway; a list of checks ending at the first FAIL."""
-    import websocket
+@dataclass
+class _Road:
+    """What the steps learn on the way to the gateway, and the lines they report."""
 
-    from agent.common.redact import Redactor, is_secret_name
-    from agent.link.auth import AuthError, auth_from_settings, make_ssl_context
-    from agent.link.url import build_url, display_url
+    gateway: Any
+    timeout_s: float
+    redactor: Redactor
+    url: str
+    shown: str
+    host: str
+    port: int
+    secure: bool
+    checks: list[Check] = field(default_factory=list)
+    sock: socket.socket | None = None
+    context: ssl.SSLContext | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
-    redactor = Redactor()
-    url = build_url(gateway.url, gateway.query)
-    parts = urlsplit(url)
-    redactor.add(parts.password)
-    shown = display_url(url)
-    host = parts.hostname or ""
-    secure = parts.scheme == "wss"
-    port = parts.port or (443 if secure else 80)
-    checks: list[Check] = []
+    @classmethod
+    def of(cls, gateway: Any, timeout_s: float) -> _Road:
+        """The road to ``gateway.url`` (with its query), nothing checked yet."""
+        url = build_url(gateway.url, gateway.query)
+        parts = urlsplit(url)
+        redactor = Redactor()
+        redactor.add(parts.password)
+        secure = parts.scheme == "wss"
+        return cls(gateway, timeout_s, redactor, url, display_url(url), parts.hostname or "",
+                   parts.port or (443 if secure else 80), secure)
 
-    def add(name: str, ok: bool | None, detail: str, fix: str | None = None) -> bool:
-        scrub = redactor.scrub
-        checks.append(
+    def add(self, name: str, ok: bool | None, detail: str, fix: str | None = None) -> bool:
+        """Report one line, scrubbed of the credentials; True unless it is a FAIL."""
+        scrub = self.redactor.scrub
+        self.checks.append(
             Check(f"gateway {name}", ok, scrub(detail), scrub(fix) if fix is not None else None)
         )
         return ok is not False
 
-    # DNS
+    def close(self) -> None:
+        """Close the TCP socket if a step left it open."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def check_gateway(gateway: Any, timeout_s: float = 10.0) -> list[Check]:
+    """Check the road to the gateway; a list of checks ending at the first FAIL."""
+    road = _Road.of(gateway, timeout_s)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        for step in STEPS:
+            if not step(road):
+                break
+    finally:
+        road.close()
+    return road.checks
+
+
+def _dns(road: _Road) -> bool:
+    """The gateway's host name resolves."""
+    try:
+        infos = socket.getaddrinfo(road.host, road.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        add(
+        return road.add(
             "dns",
             False,
-            f"cannot resolve {host!r} (from {shown}): {_reason(exc)}",
+            f"cannot resolve {road.host!r} (from {road.shown}): {_reason(exc)}",
             "check the host name in gateway.url and the network/DNS (getent hosts HOST)",
         )
-        return checks
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    add("dns", True, f"{host} -> {', '.join(addresses)}")
+    return road.add("dns", True, f"{road.host} -> {', '.join(addresses)}")
 
-    # TCP
+
+def _tcp(road: _Road) -> bool:
+    """A TCP connection to its port."""
     t0 = time.perf_counter()
     try:
-        sock = socket.create_connection((host, port), timeout=timeout_s)
+        road.sock = socket.create_connection((road.host, road.port), timeout=road.timeout_s)
     except OSError as exc:
-        add(
+        return road.add(
             "tcp",
             False,
-            f"cannot connect to {host} port {port}: {_reason(exc)}",
+            f"cannot connect to {road.host} port {road.port}: {_reason(exc)}",
             "is the gateway running and listening on that port? (a firewall in between?)",
         )
-        return checks
-    peer = sock.getpeername()[0]
-    add("tcp", True, f"connected to {peer} port {port} in {_ms(t0)}")
+    peer = road.sock.getpeername()[0]
+    return road.add("tcp", True, f"connected to {peer} port {road.port} in {_ms(t0)}")
 
-    # TLS
-    context: ssl.SSLContext | None = None
-    if not secure:
-        sock.close()
-        loopback = host in ("localhost", "::1") or host.startswith("127.")
-        if loopback:
-            add("tls", True, "not used (ws:// to this machine)")
-        else:
-            add(
-                "tls",
-                None,
-                "not used: audio and credentials travel unencrypted (ws://, allow_insecure)",
-                "use a wss:// URL",
-            )
-    else:
-        tls = gateway.tls
-        try:
-            context = make_ssl_context(tls.verify, tls.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            sock.close()
-            add(
-                "tls",
-                False,
-                f"cannot load gateway.tls.ca_file {tls.ca_file}: {_reason(exc)}",
-                "gateway.tls.ca_file must be a PEM file of CA certificates",
-            )
-            return checks
-        if not _check_tls(sock, context, host, tls, timeout_s, add):
-            return checks
 
-    # Credentials
+def _tls(road: _Road) -> bool:
+    """TLS with the configured verification, or why going without it is (not) fine."""
+    if not road.secure:
+        road.close()
+        if is_loopback(road.host):
+            return road.add("tls", True, "not used (ws:// to this machine)")
+        return road.add(
+            "tls",
+            None,
+            "not used: audio and credentials travel unencrypted (ws://, allow_insecure)",
+            "use a wss:// URL",
+        )
+    tls = road.gateway.tls
     try:
-        provider = auth_from_settings(gateway.auth, context, redactor=redactor)
+        road.context = make_ssl_context(tls.verify, tls.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        return road.add(
+            "tls",
+            False,
+            f"cannot load gateway.tls.ca_file {tls.ca_file}: {_reason(exc)}",
+            "gateway.tls.ca_file must be a PEM file of CA certificates",
+        )
+    sock, road.sock = road.sock, None  # _check_tls closes it
+    assert sock is not None
+    return _check_tls(sock, road.context, road.host, tls, road.timeout_s, road.add)
+
+
+def _auth(road: _Road) -> bool:
+    """The credentials can be had (a token file read, an IAM token fetched)."""
+    try:
+        provider = auth_from_settings(road.gateway.auth, road.context, redactor=road.redactor)
         try:
             auth_headers = provider.connect_headers()
         finally:
             provider.stop()
     except (AuthError, ValueError, OSError) as exc:
-        add("auth", False, f"no credentials: {exc}", FIX_AUTH)
-        return checks
-    auth = gateway.auth
+        return road.add("auth", False, f"no credentials: {exc}", FIX_AUTH)
+    # The handshake's headers, as GatewayConnection sends them.
+    overridden = {name.lower() for name in auth_headers}
+    road.headers = {
+        k: str(v) for k, v in road.gateway.headers.items() if k.lower() not in overridden
+    }
+    road.headers.update(auth_headers)
+    for name, value in road.headers.items():
+        if is_secret_name(name):
+            road.redactor.add(value, value.split(" ")[-1])
+    auth = road.gateway.auth
     if auth.type == "bearer":
         source = f"file {auth.token_file} (readable)" if auth.token_file else "gateway.auth.token"
-        add("auth", True, f"bearer token from {source}")
-    elif auth.type == "iam":
-        add("auth", True, f"IAM token fetched from {display_url(auth.token_url)}")
-    else:
-        add("auth", True, "none configured (gateway.auth.type: none)")
+        return road.add("auth", True, f"bearer token from {source}")
+    if auth.type == "iam":
+        return road.add("auth", True, f"IAM token fetched from {display_url(auth.token_url)}")
+    return road.add("auth", True, "none configured (gateway.auth.type: none)")
 
-    # WebSocket handshake, as GatewayConnection does it
-    overridden = {name.lower() for name in auth_headers}
-    headers = {k: str(v) for k, v in gateway.headers.items() if k.lower() not in overridden}
-    headers.update(auth_headers)
-    for name, value in headers.items():
-        if is_secret_name(name):
-            redactor.add(value, value.split(" ")[-1])
+
+def _websocket(road: _Road) -> bool:
+    """The WebSocket handshake, as GatewayConnection does it, then one ping."""
+    import websocket
+
+    context = road.context
     ws = websocket.WebSocket(sslopt={"context": context} if context is not None else {})
     t0 = time.perf_counter()
     try:
         ws.connect(
-            url,
-            header=[f"{k}: {v}" for k, v in headers.items()],
-            timeout=timeout_s,
+            road.url,
+            header=[f"{k}: {v}" for k, v in road.headers.items()],
+            timeout=road.timeout_s,
             redirect_limit=0,
         )
     except websocket.WebSocketBadStatusException as exc:
         ws.shutdown()
         status = f"HTTP {exc.status_code} {exc.status_message or ''}".strip()
         if exc.status_code in (401, 403):
-            add("websocket", False, f"the gateway refused the credentials ({status})", FIX_AUTH)
-        else:
-            add(
-                "websocket",
-                False,
-                f"handshake with {shown} refused with {status}",
-                "check the path and query of gateway.url (and gateway.headers)",
+            return road.add(
+                "websocket", False, f"the gateway refused the credentials ({status})", FIX_AUTH
             )
-        return checks
-    except (OSError, ValueError, websocket.WebSocketException) as exc:
-        ws.shutdown()
-        add(
+        return road.add(
             "websocket",
             False,
-            f"handshake with {shown} failed: {exc.__class__.__name__}: {_reason(exc)}",
+            f"handshake with {road.shown} refused with {status}",
+            "check the path and query of gateway.url (and gateway.headers)",
+        )
+    except (OSError, ValueError, websocket.WebSocketException) as exc:
+        ws.shutdown()
+        return road.add(
+            "websocket",
+            False,
+            f"handshake with {road.shown} failed: {exc.__class__.__name__}: {_reason(exc)}",
             "is gateway.url the gateway's WebSocket endpoint?",
         )
-        return checks
-    add("websocket", True, f"handshake with {shown} accepted in {_ms(t0)}")
+    road.add("websocket", True, f"handshake with {road.shown} accepted in {_ms(t0)}")
     try:
-        _check_ping(ws, float(gateway.ping_timeout_s), add)
+        _check_ping(ws, float(road.gateway.ping_timeout_s), road.add)
     finally:
         try:
             ws.close(timeout=1.0)
         except (OSError, websocket.WebSocketException):
             pass
         ws.shutdown()
-    return checks
+    return True
+
+
+# The road, lowest layer first; the first FAIL ends it.
+STEPS: tuple[Callable[[_Road], bool], ...] = (_dns, _tcp, _tls, _auth, _websocket)
 
 
 def _check_tls(

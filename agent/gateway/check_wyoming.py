@@ -61,14 +61,19 @@ def check_stt_wyoming(settings: GatewaySettings, source: str, steps: StepsLike) 
     """``stt.wyoming`` as one service of ``--check`` (its lines into ``steps``)."""
     s = settings.stt.wyoming
     for f in _describe("stt", s.uri, s.timeout_s, "model", s.model):
-        steps.add(f.name.partition(" ")[2] or f.name, f.ok, f.detail, f.fix)
+        steps.add(_step_name(f.name, "stt"), f.ok, f.detail, f.fix)
 
 
 def check_tts_wyoming(settings: GatewaySettings, source: str, steps: StepsLike) -> None:
     """``tts.wyoming`` as one service of ``--check`` (its lines into ``steps``)."""
     t = settings.tts.wyoming
     for f in _describe("tts", t.uri, t.timeout_s, "voice", t.voice):
-        steps.add(f.name.partition(" ")[2] or f.name, f.ok, f.detail, f.fix)
+        steps.add(_step_name(f.name, "tts"), f.ok, f.detail, f.fix)
+
+
+def _step_name(name: str, kind: str) -> str:
+    """A finding's name as a step of the ``KIND.wyoming`` service: its URI, or its key."""
+    return name.partition(" ")[2] or name.removeprefix(f"{kind}.wyoming").lstrip(".") or name
 
 
 def check_wyoming(settings: GatewaySettings) -> list[Finding]:

@@ -1,6 +1,6 @@
 """Which reply form a client gets, decided once, at its handshake.
 
-The protocol has two forms of reply audio (``shared/docs/gateway-protocol.md``):
+The protocol has two forms of reply audio (``docs/protocol.md``):
 
 * **standard**: ``audio_data.data`` is base64 text (as clients send audio),
   and ``prompt`` rides on both ``text`` and ``audio_end``;
@@ -30,6 +30,8 @@ from typing import Literal
 
 DEVICE_PRODUCT = "voice-agent"
 """The product token this project's device puts in its ``User-Agent``."""
+ANNOUNCE_PRODUCT = "voice-agent-announce"
+"""The product token of ``voice-agent announce``: a tool, not a device."""
 
 # RFC 9110 product tokens: "name/version" (or just "name"), separated by spaces;
 # comments in parentheses are skipped.
@@ -52,15 +54,25 @@ class FormChoice:
         return self.form == "node"
 
 
-def announces_device(user_agent: str | None) -> bool:
-    """True when a ``User-Agent`` names this project's device as one of its products."""
+def names_product(user_agent: str | None, wanted: str) -> bool:
+    """True when a ``User-Agent`` names the product ``wanted`` as one of its products."""
     if not user_agent:
         return False
     for product in _COMMENT.sub(" ", user_agent).split():
         name = product.partition("/")[0]
-        if name.lower() == DEVICE_PRODUCT:
+        if name.lower() == wanted:
             return True
     return False
+
+
+def announces_device(user_agent: str | None) -> bool:
+    """True when a ``User-Agent`` names this project's device as one of its products."""
+    return names_product(user_agent, DEVICE_PRODUCT)
+
+
+def is_announce_tool(user_agent: str | None) -> bool:
+    """True for ``voice-agent announce``'s connection (it asks; it is not a device)."""
+    return names_product(user_agent, ANNOUNCE_PRODUCT)
 
 
 def choose_form(setting: str, query_value: str | None, user_agent: str | None) -> FormChoice:
@@ -70,6 +82,8 @@ def choose_form(setting: str, query_value: str | None, user_agent: str | None) -
     last ``reply_form`` of the URL (None when absent), ``user_agent`` the
     handshake's ``User-Agent`` header (None when absent).
     """
+    if is_announce_tool(user_agent):
+        return FormChoice("standard", "the voice-agent announce tool")
     chosen = setting
     how = f"reply.form {setting}"
     if query_value is not None:

@@ -42,7 +42,7 @@ from agent.gateway.dialog.agent import (
 )
 from agent.gateway.dialog.backend import Utterance
 from agent.gateway.dialog.registry import REMOTE_NAMES
-from agent.gateway.dialog.skills import Dialog, Skills
+from agent.gateway.dialog.skills import MAIN_SEARCH, Dialog, Skills
 from agent.gateway.dialog.skills_agent import SkillsSession, reply_parts
 from agent.gateway.dialog_settings import DialogSettings
 from agent.gateway.reply import ReplySender
@@ -110,7 +110,12 @@ class Conversation:
         """The skills' grammar for the next utterance, when the skills are in its chain."""
         skills = self.sessions.get("skills")
         names = self.pipeline.dialog.chain_for(wake_word)
-        return skills.search if isinstance(skills, SkillsSession) and "skills" in names else None
+        if isinstance(skills, SkillsSession) and "skills" in names:
+            return skills.search
+        # Home Assistant's patterns sit in the main grammar (agent.gateway.live_grammar).
+        if any(getattr(self.pipeline.agents[n], "patterns", ()) for n in names):
+            return MAIN_SEARCH
+        return None
 
     def phrases(self, wake_word: str | None) -> tuple[str, ...]:
         """Every phrase the chain's agents expect (grammar, cloud engines' hints)."""

@@ -8,6 +8,15 @@ that speed. The first chunk goes at once, so a device starts playing as soon
 as it would have unpaced; a pace above 1 keeps the device's buffer growing,
 so it never runs dry.
 
+To clients of the Node form (the legacy ones, IBM's) two things more. Their
+reader blocks while it plays, so a reply sent far ahead of its playback keeps
+it from answering a ping (IBM's client gives up after 3 s): the schedule never
+runs more than :data:`LEGACY_LEAD_S` ahead of real time, so ``audio_end``
+arrives at most that long before the reply ends, whatever its length (and
+with ``pace: 0`` too). And IBM's client cuts the last 0.34-0.5 s it was sent
+(it flushes its speaker at ``audio_end``): every reply ends with
+``reply.legacy_tail_ms`` of silence, so what it cuts is silence.
+
 Why pace at all: a reply sent in one burst reaches IBM's client some 100 ms
 after the transcript, and with ``prompt: true`` its capture thread then closes
 the follow-up microphone it has just opened (an empty utterance reaches the
@@ -43,6 +52,9 @@ log = logging.getLogger(__name__)
 
 RATE = 16000
 CONTENT_TYPE = "audio/l16; rate=16000; channels=1"
+LEGACY_LEAD_S = 0.9
+"""How far ahead of real time a Node-form client's reply may run (about 1 s, less
+a margin for the network): its ``audio_end`` comes at most this long before the end."""
 
 SendOne = Callable[[GatewayMessage], Awaitable[None]]
 
@@ -53,16 +65,29 @@ def chunks(pcm: bytes, chunk_ms: int) -> list[bytes]:
     return [pcm[i : i + step] for i in range(0, len(pcm), step)]
 
 
-def schedule(sizes: list[int], pace: float) -> list[float]:
+def due(samples: int, pace: float, lead_s: float | None = None) -> float:
+    """When the audio from sample ``samples`` on is sent, in seconds after the first chunk.
+
+    ``samples / RATE / pace`` (0 with ``pace`` 0), but with ``lead_s`` never
+    earlier than ``lead_s`` before that audio would play (real time from the
+    first chunk): a reply never runs more than ``lead_s`` ahead of playback.
+    """
+    at = samples / RATE / pace if pace > 0 else 0.0
+    if lead_s is not None:
+        at = max(at, samples / RATE - lead_s)
+    return at
+
+
+def schedule(sizes: list[int], pace: float, lead_s: float | None = None) -> list[float]:
     """Send offsets in seconds after the first chunk: one per chunk, then ``audio_end``.
 
-    The chunk starting at sample s goes at ``s / RATE / pace``; ``audio_end``
-    at the reply's length over ``pace``. ``pace`` 0: everything at 0.
+    The chunk starting at sample s goes at :func:`due` (s); ``audio_end`` at
+    the due time of the reply's length. ``pace`` 0, no lead: everything at 0.
     """
     offsets: list[float] = []
     samples = 0
     for size in [*sizes, 0]:
-        offsets.append(samples / RATE / pace if pace > 0 else 0.0)
+        offsets.append(due(samples, pace, lead_s))
         samples += size // 2
     return offsets
 
@@ -70,10 +95,17 @@ def schedule(sizes: list[int], pace: float) -> list[float]:
 class ReplySender:
     """One connection's reply audio: at most one reply streams at a time."""
 
-    def __init__(self, send: SendOne, *, pace: float, chunk_ms: int, number: int = 0) -> None:
+    def __init__(
+        self, send: SendOne, *, pace: float, chunk_ms: int, number: int = 0,
+        tail_ms: int = 0, lead_s: float | None = None,
+    ) -> None:
         self._send = send
         self.pace = pace
         self.chunk_ms = chunk_ms
+        self.tail = bytes(2 * (tail_ms * RATE // 1000))
+        """Silence that ends every reply (``reply.legacy_tail_ms``, Node-form clients)."""
+        self.lead_s = lead_s
+        """How far a reply may run ahead of playback (None: no bound; Node form: about 1 s)."""
         self._number = number
         self._task: asyncio.Task[None] | None = None
         self._hurry = asyncio.Event()
@@ -82,17 +114,22 @@ class ReplySender:
         self.hurried = 0
         """Replies whose pacing was ended early by :meth:`hurry` (for tests and logs)."""
 
-    async def speak(self, pcm: bytes, prompt: Prompt | None, *, rid: str | None = None) -> str:
+    async def speak(
+        self, pcm: bytes, prompt: Prompt | None, *, rid: str | None = None,
+        pace: float | None = None,
+    ) -> str:
         """Send ``pcm`` as one reply (``prompt`` on its ``audio_end``); returns its id.
 
         ``rid`` is the reply's id (an announcement's, shared with its text); a
-        new one by default. Returns when the reply has been sent. A reply still
-        streaming is hurried and finished first, so two replies never interleave.
+        new one by default. ``pace`` overrides ``reply.pace`` for this reply.
+        Returns when the reply has been sent. A reply still streaming is
+        hurried and finished first, so two replies never interleave.
         """
         await self._finish_previous()
         rid = rid or new_id()
         self._hurry = asyncio.Event()
-        task = asyncio.create_task(self._stream(rid, pcm, prompt, self._hurry))
+        pace = self.pace if pace is None else pace
+        task = asyncio.create_task(self._stream(rid, pcm + self.tail, prompt, self._hurry, pace))
         task.add_done_callback(self._done)
         self._task = task
         try:
@@ -168,10 +205,10 @@ class ReplySender:
             await asyncio.wait([task])  # its failure is its own turn's, not ours
 
     async def _stream(
-        self, rid: str, pcm: bytes, prompt: Prompt | None, hurry: asyncio.Event
+        self, rid: str, pcm: bytes, prompt: Prompt | None, hurry: asyncio.Event, pace: float
     ) -> None:
         pieces = chunks(pcm, self.chunk_ms)
-        offsets = schedule([len(p) for p in pieces], self.pace)
+        offsets = schedule([len(p) for p in pieces], pace, self.lead_s)
         loop = asyncio.get_running_loop()
         await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
         start = loop.time()
@@ -209,9 +246,9 @@ class ReplySender:
                 await ready()
                 await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
                 start = loop.time()
-            due = start + sent / RATE / self.pace if self.pace > 0 else 0.0
-            if not hurry.is_set() and due > loop.time():
-                await _wait_until(hurry, due, loop)
+            when = start + due(sent, self.pace, self.lead_s)
+            if not hurry.is_set() and when > loop.time():
+                await _wait_until(hurry, when, loop)
             if not cut.is_set():
                 await self._send(ReplyAudioData(rid, piece))
                 sent += len(piece) // 2
@@ -225,8 +262,11 @@ class ReplySender:
                 while len(pending) >= step and not cut.is_set():
                     piece, pending = pending[:step], pending[step:]
                     await send_piece(piece)
-            if pending and not cut.is_set():
-                await send_piece(pending)
+            if not cut.is_set():
+                pending += self.tail  # Node form: what IBM's client cuts is silence
+            while pending and not cut.is_set():
+                piece, pending = pending[:step], pending[step:]
+                await send_piece(piece)
         except Exception as exc:  # the speaker failed: end what was started
             failed = exc
         finally:
@@ -238,8 +278,8 @@ class ReplySender:
             await self._send(ReplyAudioStart(rid, CONTENT_TYPE))
             start = loop.time()
         if start is not None:
-            if self.pace > 0 and not hurry.is_set():
-                await _wait_until(hurry, start + sent / RATE / self.pace, loop)
+            if not hurry.is_set():
+                await _wait_until(hurry, start + due(sent, self.pace, self.lead_s), loop)
             await self._send(ReplyAudioEnd(rid, None if failed or cut.is_set() else prompt()))
         if failed is not None:
             raise failed

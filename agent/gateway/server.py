@@ -42,7 +42,8 @@ from agent.common.redact import REDACTOR, guard_websockets_logs
 from agent.gateway.dialog.builtin import default_skills
 from agent.gateway.dialog.registry import create_agents
 from agent.gateway.dialog.skills import Skills
-from agent.gateway.forms import choose_form
+from agent.gateway.forms import choose_form, is_announce_tool
+from agent.gateway.live_grammar import LiveGrammar
 from agent.gateway.pipeline import Pipeline
 from agent.gateway.records import ConnectionRecord, Recorder
 from agent.gateway.session import Services, Session
@@ -52,7 +53,7 @@ from agent.gateway.stt.pool import SttPool
 from agent.gateway.timers.alarms import CONNECTION_OWNER, TimerService
 from agent.gateway.timers.announce import SessionTarget
 from agent.gateway.timers.store import TimerStore
-from agent.gateway.tts.engine import Speaker
+from agent.gateway.tts.engine import Speaker, speak_text
 from agent.gateway.tts.factory import create_speaker
 from agent.link.protocol import Announce, GatewayMessage, ProtocolError, decode_client, encode
 
@@ -85,6 +86,10 @@ class Gateway:
         REDACTOR.install()
         guard_websockets_logs()
         pool = SttPool(skills.searches(), skills.pronunciations, workers=settings.stt.workers)
+        agents = create_agents(settings, skills)
+        # Agents whose phrases change at run time (Home Assistant's names) update the grammars.
+        self.grammar = LiveGrammar(skills, pool)
+        self.grammar.watch(agents.values())
         self.services = Services(
             settings=settings,
             skills=skills,
@@ -92,12 +97,17 @@ class Gateway:
             pipeline=Pipeline(
                 settings.dialog,
                 skills,
-                create_agents(settings, skills),
+                agents,
                 tts or create_speaker(settings),
             ),
             recorder=recorder,
         )
-        self.timers = TimerService(_timer_store(settings), settings.timers.max_ring_s)
+        speaker = self.services.pipeline.speaker
+        self.timers = TimerService(
+            _timer_store(settings), settings.timers.max_ring_s,
+            # A timer's announcement is made when it is set: it rings on time.
+            speak=lambda text: speak_text(speaker, text, None),
+        )
         self._numbers = itertools.count(1)
         self._active = 0
         self.port: int | None = None
@@ -166,11 +176,18 @@ class Gateway:
             device=owner,
         )
         target = SessionTarget(session, owner)
-        session.peer.timers = self.timers.attach(target)
-        log.info(
-            "connection %d from %s (device %s): reply form %s (%s)", number, ws.remote_address,
-            target.owner, form.form, form.why,
-        )
+        tool = is_announce_tool(user_agent)
+        if tool:
+            # `voice-agent announce`: not a device (no timers, never a target);
+            # its request is logged once, as "announced ... on ...".
+            log.debug("connection %d from %s: the voice-agent announce tool", number,
+                      ws.remote_address)
+        else:
+            session.peer.timers = self.timers.attach(target)
+            log.info(
+                "connection %d from %s (device %s): reply form %s (%s)", number,
+                ws.remote_address, target.owner, form.form, form.why,
+            )
         try:
             await self._serve(ws, session, record, target)
         except ConnectionClosed:
@@ -181,7 +198,8 @@ class Gateway:
             self._active -= 1
             if recorder is not None and record is not None:
                 recorder.closed(record, ws.close_code)
-            log.info("connection %d closed (%s)", number, ws.close_code)
+            log.log(logging.DEBUG if tool else logging.INFO, "connection %d closed (%s)", number,
+                    ws.close_code)
 
     async def _serve(
         self,
@@ -227,6 +245,10 @@ class Gateway:
         """Serve until ``stop`` is set; ``ready(port)`` once listening."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.services.stt.warm_up)
+        for agent in self.services.pipeline.agents.values():
+            start = getattr(agent, "start", None)  # a remote link kept up (Home Assistant)
+            if callable(start):
+                start()
         s = self.settings
         timers = asyncio.create_task(self.timers.run(stop))
         try:

@@ -32,7 +32,7 @@ from agent.gateway.dialog.backend import Outbox, Utterance
 from agent.gateway.dialog.skills import Skills
 from agent.gateway.pipeline import Pipeline
 from agent.gateway.records import ConnectionRecord, Recorder
-from agent.gateway.reply import ReplySender
+from agent.gateway.reply import LEGACY_LEAD_S, ReplySender
 from agent.gateway.settings import GatewaySettings
 from agent.gateway.stt.engine import Transcript
 from agent.gateway.stt.engines import SpeechEngines
@@ -104,8 +104,11 @@ class Session:
         self._text_task: asyncio.Task[None] | None = None
         self._closers: set[asyncio.Task[None]] = set()
         self._cap_bytes = int(s.limits.max_utterance_s * RATE) * 2
+        # The Node form's clients (IBM's) get a silent tail and a bounded lead.
         self.replies = ReplySender(
-            self._send, pace=s.reply.pace, chunk_ms=s.reply.chunk_ms, number=number
+            self._send, pace=s.reply.pace, chunk_ms=s.reply.chunk_ms, number=number,
+            tail_ms=s.reply.legacy_tail_ms if self.buffer_form else 0,
+            lead_s=LEGACY_LEAD_S if self.buffer_form else None,
         )
         pool, step = services.stt.pool, max(2, s.reply.chunk_ms * RATE // 1000 * 2)
         outbox = Outbox(number, self._send, lambda pcm: pool.transcribe(pcm), step,
@@ -215,6 +218,7 @@ class Session:
         if tx is None or tx.id != msg.id or tx.closed:
             log.debug("connection %d: audio_end for %r ignored", self.number, msg.id)
             return
+        tx.device_reason = msg.reason
         if tx.end_reason is None:
             self._end(tx, "client")
         self._close(tx)
@@ -286,6 +290,13 @@ class Session:
             result.cpu_s * 1000,
             result.audio_s,
         )
+        if not result.text and tx.device_reason == "no_speech":
+            # The device gave up before anyone spoke and has gone back to idle;
+            # nothing was heard here either: the transaction ends quietly
+            # (docs/protocol.md), not with "Sorry, I didn't hear anything."
+            log.info("connection %d: %s: no speech, as the device said: no reply",
+                     self.number, tx.id)
+            return
         await self._send(SttTranscript(tx.id, result.text, result.confidence, tx.id))
         tts = tx.options.get("tts") if isinstance(tx.options, dict) else None
         turn = Turn(tx.id, result.text, wake_word=tx.wake_word)

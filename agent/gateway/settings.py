@@ -1,13 +1,12 @@
 """The reference gateway's own settings: a small YAML -> frozen dataclasses.
 
-Annotated example: ``config/gateway.yaml``. Every key has a default, so no
-file at all gives a loopback gateway on port 8765. Errors are one line naming
-the file and the dotted key (:class:`~agent.common.settings_values.ConfigError`, exit
-status 78), through the same strict readers as the agent's configuration.
+Annotated example: ``config/gateway.yaml``. Every key has a default, so no file at all
+gives a loopback gateway on port 8765. Errors are one line naming the file and the dotted
+key (:class:`~agent.common.settings_values.ConfigError`, exit status 78), through the same
+strict readers as the agent's configuration.
 
-Binding to anything but a loopback address needs TLS (``tls.cert`` and
-``tls.key``) and a bearer token (``auth.token`` or ``auth.token_file``):
-a gateway reachable from the network never runs open.
+Binding to anything but a loopback address needs TLS (``tls.cert`` and ``tls.key``) and a
+bearer token (``auth.token`` or ``auth.token_file``): a gateway on the network never runs open.
 """
 
 from __future__ import annotations
@@ -134,16 +133,18 @@ class ReplySettings:
     """How spoken replies are sent."""
 
     form: Literal["auto", "standard", "node"] = "auto"
-    """standard: base64 audio, ``prompt`` on ``text`` and ``audio_end``;
-    node: audio as a Node ``Buffer`` object and ``prompt`` only on ``text``;
-    auto: standard for clients that announce this project's device at the
-    handshake (``User-Agent: voice-agent/VERSION``), node for every other one
-    (IBM's client plays only the Buffer form). See :mod:`agent.gateway.forms`."""
+    """standard: base64 audio, ``prompt`` on ``text`` and ``audio_end``; node: audio
+    as a Node ``Buffer`` object, ``prompt`` only on ``text``; auto: standard for this
+    project's device (``User-Agent: voice-agent/VERSION``), node for every other
+    client (IBM's plays only the Buffer form). See :mod:`agent.gateway.forms`."""
     chunk_ms: int = 100
     """Audio per ``audio_data`` message."""
     pace: float = 1.5
-    """Reply audio is sent at this many times real time (0: all at once). The
-    first chunk goes at once; a new ``audio_start`` sends the rest at once."""
+    """Reply audio is sent at this many times real time (0: all at once); the first
+    chunk at once, and the rest at once on a new ``audio_start``. Node form: never
+    more than ~1 s ahead of playback (:data:`agent.gateway.reply.LEGACY_LEAD_S`)."""
+    legacy_tail_ms: int = 600
+    """Silence ending every Node-form reply: what IBM's client cuts (0.34-0.5 s) is silence."""
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def parse_gateway_settings(
         form=reply_r.choice("form", d.reply.form, REPLY_FORMS),  # type: ignore[arg-type]
         chunk_ms=_int(reply_r, "chunk_ms", d.reply.chunk_ms, 10, 1000),
         pace=_pace(reply_r, d.reply.pace),
+        legacy_tail_ms=_int(reply_r, "legacy_tail_ms", d.reply.legacy_tail_ms, 0, 5000),
     )
 
     ep_r = top.sub("endpointing", field_names(EndpointingSettings))

@@ -34,6 +34,7 @@ class Transaction:
     published: bool = False
     utterance: Utterance | None = None  # the hearing agent's side of it (Diatheke), if any
     wake_word: str | None = None  # the wake word that opened it (audio_start options)
+    device_reason: str | None = None  # audio_end's reason: no_speech = no answer wanted
 
     @property
     def finished(self) -> bool:

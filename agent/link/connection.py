@@ -307,7 +307,8 @@ class GatewayConnection:
                 return f"sending the session messages failed: {exc}", False
         self.stats.connects += 1
         self._connected.set()
-        log.info("connected to %s", self.display_url)
+        # At INFO the event says it (agent.events); this line is for debugging.
+        log.debug("connected to %s", self.display_url)
         self._call(self._events.emit, "connected", url=self.display_url)
         self._call(self._on_connected)
         reason = "internal error"
@@ -316,7 +317,7 @@ class GatewayConnection:
         finally:
             self._teardown(ws, graceful=reason == CLOSED_BY_CLIENT)
             self._connected.clear()
-            log.info("disconnected from %s: %s", self.display_url, reason)
+            log.debug("disconnected from %s: %s", self.display_url, reason)
             self._call(self._events.emit, "disconnected", url=self.display_url, reason=reason)
             self._call(self._on_disconnected, reason)
         return reason, True

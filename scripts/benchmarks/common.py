@@ -19,7 +19,7 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
-SHARED_AUDIO = REPO.parent / "shared" / "audio"
+SHARED_AUDIO = REPO / "tests" / "data" / "audio"  # the project's own copies (NOTICE there)
 SR = 16000
 FRAME = 1280  # openWakeWord's 80 ms frame
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")

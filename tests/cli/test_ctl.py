@@ -69,3 +69,18 @@ def test_replies_are_printed_and_a_refusal_is_exit_1(tmp_path: Path) -> None:
     stale.close()
     server = ControlServer(str(path), post)
     server.close()
+
+
+def test_a_volume_out_of_range_is_quoted_as_typed(tmp_path: Path) -> None:
+    seen: list[Request] = []
+    path = tmp_path / "ctl.sock"
+    server = ControlServer(str(path), lambda req, reply: (seen.append(req), reply({"ok": True})))
+    server.start()
+    try:
+        done = ctl("volume", "150", "--socket", str(path))
+    finally:
+        server.close()
+    assert done.returncode == 1 and seen == []  # refused by the server's parser
+    assert json.loads(done.stdout) == {
+        "ok": False, "error": "volume: expected a value from 0 to 100 (percent), got 150"
+    }

@@ -41,10 +41,12 @@ def test_demo_through_the_readme_command(tmp_path: Path) -> None:
     assert 'heard: "set a timer"' in out
     assert "listening for the answer (no wake word needed)" in out
     assert 'heard: "five seconds"' in out
-    assert "timer 'five second' started" in out
-    assert 'announcement from the gateway: "Your five second timer is done."' in out
-    assert "timer 'five second' RINGING" in out
-    assert "timer 'five second' stopped by the wake word (no turn opened)" in out
+    # Named as people say it (not 'five second').
+    assert "the five-second timer started" in out
+    assert 'announcement from the gateway: "Your five-second timer is done."' in out
+    assert "the five-second timer is RINGING" in out
+    assert "the five-second timer stopped by the wake word (no turn opened)" in out
+    assert "'five second'" not in out
     # In that order: set, rings, stopped.
     assert out.index("started") < out.index("RINGING") < out.index("stopped by")
     found = re.search(r"demo: 2 turns and a timer stopped by the wake word in (\d+\.\d) s", out)

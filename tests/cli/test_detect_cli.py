@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from recordings import AUDIO
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+SHARED_AUDIO = AUDIO
 LINE = re.compile(r"^ +(\d+\.\d\d) s  (\w+)  score (\d\.\d{3})$")
 
 
@@ -143,3 +144,26 @@ def test_reports_the_tracked_floor_and_runs_microwakeword(tmp_path: Path) -> Non
     assert skipped and int(skipped[1]) > 0.7 * int(skipped[2])
     assert "gate skipped 0 of" in runs["fixed"].stdout
     assert "thresholds alexa 0.9" in runs["micro"].stdout  # the model's own cutoff
+
+
+def test_engine_micro_without_a_model_scans_the_micro_models() -> None:
+    # Not openWakeWord's default list (hey_rhasspy has no microWakeWord model).
+    result = detect(str(SHARED_AUDIO / "wake_alexa.wav"), "--engine", "micro")
+    assert result.returncode == 0, result.stderr
+    assert [m for _, m, _ in detections(result.stdout)] == ["alexa"]
+    assert "models: alexa, hey_jarvis, hey_mycroft, okay_nabu" in result.stdout
+
+
+def test_a_config_with_engine_micro_and_no_models_builds_micro_detectors() -> None:
+    from agent.config.load import parse_config
+    from agent.hearing.engines import resolve_engine
+    from agent.hearing.wake import WakeDetector
+
+    settings = parse_config(
+        {"gateway": {"url": "ws://127.0.0.1:9/"}, "wake": {"engine": "micro"}}, "t"
+    )
+    assert [resolve_engine(m, settings.wake.engine_for(m)) for m in settings.wake.models] == [
+        "micro"
+    ]
+    detector = WakeDetector.from_settings(settings.wake)  # no model nobody asked for
+    assert detector.model_names == ["hey_jarvis"]

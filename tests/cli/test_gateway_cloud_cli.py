@@ -47,11 +47,16 @@ def v3_config(tmp_path: Path, v3: V3StandIn, key: str, extra: str = "") -> Path:
     return cfg
 
 
+def of(stdout: str, service: str) -> list[str]:
+    """The --check lines of one service (``stt.assemblyai`` ...)."""
+    return [line for line in stdout.strip().splitlines() if line.split()[1].rstrip(":") == service]
+
+
 def test_check_passes_against_the_v3_standin(tmp_path: Path, v3: V3StandIn) -> None:
     done = gateway("--config", str(v3_config(tmp_path, v3, v3.api_key)), "--check")
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.strip().splitlines()
-    assert [line.split()[1] for line in lines] == ["dns", "tcp", "tls", "credentials:"]
+    lines = of(done.stdout, "stt.assemblyai")
+    assert [line.split()[2] for line in lines] == ["dns", "tcp", "tls", "credentials:"]
     assert all(line.startswith("OK") for line in lines)
     assert v3.api_key not in done.stdout + done.stderr
     assert not v3.sessions or all(not s.open for s in v3.sessions)
@@ -60,8 +65,9 @@ def test_check_passes_against_the_v3_standin(tmp_path: Path, v3: V3StandIn) -> N
 def test_check_fails_with_a_fix_for_a_refused_key(tmp_path: Path, v3: V3StandIn) -> None:
     done = gateway("--config", str(v3_config(tmp_path, v3, "wrong-key-123")), "--check")
     assert done.returncode == 1
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("FAIL credentials") and "HTTP 401" in last and "fix:" in last
+    last = of(done.stdout, "stt.assemblyai")[-1]
+    assert last.startswith("FAIL stt.assemblyai credentials") and "HTTP 401" in last
+    assert "fix:" in last
     assert "wrong-key-123" not in done.stdout + done.stderr
 
 
@@ -72,7 +78,11 @@ def test_check_fails_at_tcp_for_a_closed_port(tmp_path: Path) -> None:
                    "api_key_file: k}}\n")
     done = gateway("--config", str(cfg), "--check")
     assert done.returncode == 1
-    assert done.stdout.strip().splitlines()[-1].startswith("FAIL tcp 127.0.0.1:9")
+    lines = of(done.stdout, "stt.assemblyai")
+    assert lines[1].startswith("FAIL stt.assemblyai tcp 127.0.0.1:9")
+    # The steps after it are shown, as skipped; the other services are still checked.
+    assert [line.split()[0] for line in lines] == ["OK", "FAIL", "SKIP", "SKIP"]
+    assert of(done.stdout, "dialog.skills")[0].startswith("OK")
 
 
 def test_check_passes_against_the_aiola_standin(tmp_path: Path) -> None:
@@ -84,7 +94,7 @@ def test_check_passes_against_the_aiola_standin(tmp_path: Path) -> None:
                        extra_env={"AIOLA_API_KEY": standin.api_key})
         assert standin.token_requests == 1
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip().splitlines()[-1].startswith("OK   credentials")
+    assert of(done.stdout, "stt.aiola")[-1].startswith("OK   stt.aiola credentials")
     assert standin.api_key not in done.stdout + done.stderr
 
 

@@ -29,12 +29,15 @@ def test_check_prints_what_each_server_offers(tmp_path: Path) -> None:
     with WyomingStandIn("asr", streaming=True) as asr, WyomingStandIn("tts") as tts:
         done = check(config(tmp_path, asr.uri, tts.uri))
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[-2] == (f"OK   stt.wyoming {asr.uri}: standin-asr 1.0: models tiny-int8 "
-                         "[en, de]; streaming transcripts yes, needs external VAD yes")
-    assert lines[-1] == (f"OK   tts.wyoming {tts.uri}: standin-tts 1.0: voices "
-                         f"{VOICES[0]} [en_US]; {VOICES[1]} [en_GB] speakers p1, p2; "
-                         "streaming synthesis no")
+    # One service each in --check's list (issue 24): their lines, in its format.
+    lines = [line for line in done.stdout.splitlines() if ".wyoming" in line.split()[1]]
+    assert lines == [
+        f"OK   stt.wyoming {asr.uri}: standin-asr 1.0: models tiny-int8 "
+        "[en, de]; streaming transcripts yes, needs external VAD yes",
+        f"OK   tts.wyoming {tts.uri}: standin-tts 1.0: voices "
+        f"{VOICES[0]} [en_US]; {VOICES[1]} [en_GB] speakers p1, p2; "
+        "streaming synthesis no",
+    ]
 
 
 def test_check_fails_with_the_fix_when_a_server_is_down_or_lacks_the_voice(
@@ -47,7 +50,7 @@ def test_check_fails_with_the_fix_when_a_server_is_down_or_lacks_the_voice(
     out = done.stdout
     assert f"FAIL stt.wyoming {down}: cannot connect to {down}" in out
     assert "(fix: is it running? e.g. `wyoming-faster-whisper --uri tcp://0.0.0.0:10300" in out
-    assert "FAIL tts.wyoming.voice: 'en_US-amy-low' is not among its voices (fix: use one of: " \
+    assert "FAIL tts.wyoming voice: 'en_US-amy-low' is not among its voices (fix: use one of: " \
         f"{VOICES[1]}, {VOICES[0]})" in out
 
 

@@ -269,3 +269,29 @@ def test_json_log_formatter_includes_the_traceback():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     out: dict[str, Any] = json.loads(JsonLogFormatter().format(record))
     assert out["message"] == "failed" and "ValueError: boom" in out["exc"]
+
+
+def test_a_reply_is_said_once_at_info_when_the_daemon_prints_it(caplog, capsys):
+    # The daemon prints "assistant: ..." (output.print); its text-form event log
+    # keeps response and text at DEBUG then, so the reply is said once at INFO.
+    # The JSON form (the contract on stdout) keeps every event.
+    from agent.config.load import parse_config
+    from agent.device.daemon import event_sink
+
+    caplog.set_level(logging.DEBUG, logger="agent.events")
+    url = {"gateway": {"url": "ws://127.0.0.1:9/"}}
+    printing = event_sink(parse_config(url, "t"))
+    for name, fields in (("response", {"text": "Hi."}), ("text", {"text": "Hi.", "prompt": False}),
+                         ("transcript", {"id": "a", "text": "hello", "confidence": 0.9}),
+                         ("wake", {"model": "alexa", "score": 0.9})):
+        printing.emit(name, **fields)
+    info = [r.getMessage().split()[0] for r in caplog.records if r.levelno >= logging.INFO]
+    assert info == ["wake"]
+    assert len(caplog.records) == 4  # the rest is still there at DEBUG
+    caplog.clear()
+    silent = event_sink(parse_config({**url, "output": {"print": False}}, "t"))
+    silent.emit("response", text="Hi.")
+    assert [r.levelno for r in caplog.records] == [logging.INFO]  # nothing printed it
+    as_json = event_sink(parse_config({**url, "log": {"format": "json"}}, "t"))
+    as_json.emit("response", text="Hi.")
+    assert json.loads(capsys.readouterr().out)["event"] == "response"

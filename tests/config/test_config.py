@@ -26,7 +26,7 @@ from agent.config.load import known_keys, load_config, load_or_exit, parse_confi
 from agent.config.settings import LocationSettings, Settings, WakeSettings
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+CONFIG_MD = Path(__file__).resolve().parents[2] / "docs" / "config.md"  # the project's own contract
 EXAMPLE = REPO / "config" / "agent.yaml"
 LOCAL_URL = "ws://127.0.0.1:8765"
 
@@ -90,7 +90,7 @@ def defaults(url: str = LOCAL_URL) -> Settings:
 
 
 def config_md_yaml() -> str:
-    text = (SHARED / "docs" / "config.md").read_text(encoding="utf-8")
+    text = CONFIG_MD.read_text(encoding="utf-8")
     match = re.search(r"```yaml\n(.*?)```", text, re.S)
     assert match, "config.md has no yaml block"
     return match.group(1)
@@ -939,6 +939,19 @@ def test_redact_url() -> None:
     assert redact_url("wss://h/a?token=x&b=1#f") == "wss://h/a?token=***&b=1#f"
     assert redact_url("wss://u:p@h:1/") == "wss://u:***@h:1/"
     assert redact_url("wss://h/a") == "wss://h/a"
+    # Quoted as written, not rebuilt: no "://" added to a value without a scheme.
+    assert redact_url("gateway.example.com:8765") == "gateway.example.com:8765"
+    assert redact_url("example.com:8765/?api_key=k") == "example.com:8765/?api_key=***"
+    assert redact_url("WSS://u:p@h/x?a=1") == "WSS://u:***@h/x?a=1"
+
+
+def test_a_url_without_a_scheme_is_quoted_as_written(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "gateway:\n  url: gateway.example.com:8765\n")
+    result = check_config(str(path))
+    assert result.returncode == 78
+    assert result.stderr.strip().endswith(
+        "gateway.url: expected a ws:// or wss:// URL, got 'gateway.example.com:8765'"
+    )
 
 
 # --- load_or_exit and robustness --------------------------------------------------------
@@ -1047,3 +1060,32 @@ def test_engine_keys_and_microwakeword_models(tmp_path: Path) -> None:
     assert wake.engine_for("alexa") == "micro" and wake.engine_for("okay_nabu") == "openwakeword"
     assert wake.names == ("okay_nabu", "alexa", "my_word")
     assert wake.noise_gate == "fixed" and wake.noise_gate_margin_db == 4.0
+
+
+def test_check_config_knows_a_gateway_file_and_checks_it_with_its_own_schema(
+    tmp_path: Path,
+) -> None:
+    shipped = check_config(str(REPO / "config" / "gateway.yaml"))
+    assert shipped.returncode == 0, shipped.stderr
+    assert "is a gateway settings file" in shipped.stdout
+    assert "voice-agent gateway --config" in shipped.stdout and "--check" in shipped.stdout
+    assert "did you mean" not in shipped.stdout + shipped.stderr
+    assert yaml.safe_load(shipped.stdout)["reply"]["form"] == "auto"
+    # Its own schema: a gateway key's bad value is named; its secret is hidden.
+    bad = write_config(tmp_path, "host: 127.0.0.1\nport: 99999\n", "gw.yaml")
+    result = check_config(str(bad))
+    assert result.returncode == 78
+    assert result.stderr.strip() == (
+        f"{bad}: port: expected a whole number between 0 and 65535, got 99999"
+    )
+    secret = write_config(tmp_path, "port: 0\nauth: {token: s3cret-gw-token-123456}\n", "gw2.yaml")
+    shown = check_config(str(secret))
+    assert shown.returncode == 0, shown.stderr
+    assert "s3cret-gw-token-123456" not in shown.stdout
+    assert yaml.safe_load(shown.stdout)["auth"]["token"] == "***"
+
+
+def test_a_device_file_with_a_stray_gateway_key_is_still_a_device_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"gateway": {"url": LOCAL_URL}, "host": "x"})
+    result = check_config(str(path))
+    assert result.returncode == 78 and "host: unknown key" in result.stderr

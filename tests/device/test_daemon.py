@@ -5,6 +5,7 @@ script, so each reply form and fault is exercised exactly."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -378,3 +379,28 @@ def test_a_board_slower_than_real_time_is_not_a_stalled_microphone(tmp_path: Pat
             assert events.wait_count("playback_end", 1, 60), events.names()
     assert events.of("error") == []
     assert events.of("audio_end")[0]["reason"] in ("vad", "max_length", "gateway")
+
+
+def test_a_reply_after_no_speech_is_dropped_with_one_log_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A gateway that answers a transaction the device ended as no_speech (the
+    # reference gateway no longer does; others may): one INFO line for the whole
+    # reply, with its count, not one per message.
+    caplog.set_level(logging.INFO, "agent.device.replies")
+    audio, _ = compose(tmp_path / "in.wav", [("pause", 1.0), ("say", WAKE), ("pause", 6.0)])
+    with ScriptedGateway([Reply(audio=tone(2.9))]) as gw:
+        settings = settings_for(gw.url, str(audio), str(tmp_path / "o.wav"),
+                                listen={"no_speech_timeout_s": 1})
+        with running(settings) as (_d, events):
+            assert events.wait_count("audio_end", 1, 30, reason="no_speech")
+
+            def dropped() -> list[str]:
+                return [r.getMessage() for r in caplog.records
+                        if "outside a turn" in r.getMessage()]
+
+            assert events.wait(lambda _e: bool(dropped()), 30), caplog.text
+        assert "playback_start" not in events.names()
+    # transcript, response, text, audio_start, 29 audio_data, audio_end
+    assert len(dropped()) == 1
+    assert "34 messages" in dropped()[0] and "29 audio_data" in dropped()[0]

@@ -1,6 +1,6 @@
 """Echo cancellation end to end: the real daemon in the simulated room.
 
-The room (``agent.audio.room``) stands in for the speaker and microphone this
+The room (``tests/simulated_room.py``) stands in for the speaker and microphone this
 machine does not have: what the daemon plays comes back into its microphone
 after a delay, through a reverberation tail and a little distortion, louder
 than the user. The gateway is the scripted one on loopback (see
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 from room_trials import RATE, RoomSession, Trial
+from simulated_room import Acoustics, echo_level_gain
 from speech import say
 
-from agent.audio.room import Acoustics, echo_level_gain
 from agent.hearing.wake import WakeDetector
 
 USER_DBFS = -26.0

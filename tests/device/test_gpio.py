@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from gpiozero import Device
+from gpiozero.exc import PinInvalidPin
 from gpiozero.pins.mock import MockFactory
 
 from agent.device.button import ButtonMode, PushToTalk
@@ -322,7 +323,7 @@ def test_open_gpio_led_only(factory: MockFactory) -> None:
 
 
 def test_open_gpio_releases_button_when_led_pin_fails(factory: MockFactory) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - gpiozero's own error for a bad pin
+    with pytest.raises(PinInvalidPin):  # gpiozero's own error for a pin that does not exist
         open_gpio(BUTTON, 9999)
     # The button pin was released again.
     open_gpio(BUTTON, None).close()

@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import trustme
+from recordings import AUDIO
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
@@ -43,7 +44,7 @@ from agent.doctor import audio, system
 from agent.doctor import report as doctor_report
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEECH = ROOT.parent / "shared" / "audio" / "speech_hi.wav"
+SPEECH = AUDIO / "speech_hi.wav"
 TOKEN = "s3cret-doctor-token-0123456789"
 API_KEY = "s3cret-doctor-api-key-9876543210"
 LINE = re.compile(r"^(OK|WARN|FAIL)\s+(.{18}) (.*)$")
@@ -618,3 +619,17 @@ def test_wake_check_loads_microwakeword_models() -> None:
     assert details["wake alexa"] == (True, "microWakeWord alexa.json, threshold 0.9")
     assert details["wake hey_jarvis"][1].startswith("loaded hey_jarvis_v0.1.onnx")
     assert all(c.ok for c in checks) and len(checks) == 3  # the whole detector loaded too
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "[::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.1]"])
+def test_plain_ws_to_any_loopback_form_is_fine(host: str) -> None:
+    # The doctor's TLS step says "this machine" for every loopback spelling the
+    # configuration accepts (one is_loopback for both), not only 127.x and ::1.
+    from agent.config.link import GatewaySettings
+    from agent.doctor.gateway import _Road, _tls
+
+    road = _Road.of(GatewaySettings(url=f"ws://{host}:9/"), 1.0)
+    assert _tls(road) is True
+    assert [(c.name, c.ok, c.detail) for c in road.checks] == [
+        ("gateway tls", True, "not used (ws:// to this machine)")
+    ]

@@ -47,45 +47,42 @@ def cards(turn: object) -> list[dict[str, object]]:
 
 def test_the_timer_dialog_two_turns_command_and_session_end(standin: StandIn) -> None:
     with gateway_for(standin) as gw:
-        ws = open_client(gw.url)
-        first = utterance(ws, SPEECH)
-        assert first.transcript.transcript == "set a timer"  # Diatheke's ASR, not the gateway's
-        assert first.text.text == ASK
-        assert first.response.speech_text == ASK
-        audio = first.reply_audio
-        # 0.6 s of reply at the model's rate, delivered at 16 kHz (API 2's model says 8 kHz).
-        assert abs(len(audio) / 2 / 16000 - REPLY_S) < 0.02
-        assert first.messages[-1].prompt is True  # WaitForUser without a wake word
-        assert first.actions == ["stt_transcript", "response", "text", "audio_start",
-                                 "audio_data", "audio_end"]
-        second = utterance(ws, spoken("five minutes"))
-        assert second.transcript.transcript == "five minutes"
-        assert cards(second) == [{"command": "set_timer", "parameters": {"duration": "300"}}]
-        assert second.text.text == CONFIRM
-        assert second.messages[-1].prompt is False  # back to the wake word
-        assert standin.wait_for(lambda log: len(log.command_results) == 1)
-        result = standin.log.command_results[0]
-        assert (getattr(result, "id", None) or result.command_id) == "set_timer"
-        assert standin.log.audio_bytes and all(n > 16000 for n in standin.log.audio_bytes)
-        assert standin.log.stale_tokens == 0  # every call carried the latest token
-        ws.close()
+        with open_client(gw.url) as ws:
+            first = utterance(ws, SPEECH)
+            assert first.transcript.transcript == "set a timer"  # Diatheke's ASR, not the gateway's
+            assert first.text.text == ASK
+            assert first.response.speech_text == ASK
+            audio = first.reply_audio
+            # 0.6 s of reply at the model's rate, delivered at 16 kHz (API 2's model says 8 kHz).
+            assert abs(len(audio) / 2 / 16000 - REPLY_S) < 0.02
+            assert first.messages[-1].prompt is True  # WaitForUser without a wake word
+            assert first.actions == ["stt_transcript", "response", "text", "audio_start",
+                                     "audio_data", "audio_end"]
+            second = utterance(ws, spoken("five minutes"))
+            assert second.transcript.transcript == "five minutes"
+            assert cards(second) == [{"command": "set_timer", "parameters": {"duration": "300"}}]
+            assert second.text.text == CONFIRM
+            assert second.messages[-1].prompt is False  # back to the wake word
+            assert standin.wait_for(lambda log: len(log.command_results) == 1)
+            result = standin.log.command_results[0]
+            assert (getattr(result, "id", None) or result.command_id) == "set_timer"
+            assert standin.log.audio_bytes and all(n > 16000 for n in standin.log.audio_bytes)
+            assert standin.log.stale_tokens == 0  # every call carried the latest token
+        # The connection is closed: its session is deleted.
         assert standin.wait_for(lambda log: log.deleted == log.created and bool(log.created))
     assert standin.log.created == standin.log.deleted  # one session, deleted at disconnect
 
 
 def test_typed_text_goes_as_text_input(standin: StandIn) -> None:
-    with gateway_for(standin) as gw:
-        ws = open_client(gw.url)
+    with gateway_for(standin) as gw, open_client(gw.url) as ws:
         turn = text_turn(ws, "set a timer please")
         assert turn.text.text == ASK
         assert standin.log.texts == ["set a timer please"]
         assert "PushText" in standin.log.calls or "UpdateSession" in standin.log.calls
-        ws.close()
 
 
 def test_unavailable_mid_stream_is_an_error_then_the_next_turn_works(standin: StandIn) -> None:
-    with gateway_for(standin) as gw:
-        ws = open_client(gw.url)
+    with gateway_for(standin) as gw, open_client(gw.url) as ws:
         standin.fail_next_stream = True
         bad = utterance(ws, SPEECH)
         assert isinstance(bad.messages[-1], GatewayError)
@@ -95,8 +92,7 @@ def test_unavailable_mid_stream_is_an_error_then_the_next_turn_works(standin: St
 
 
 def test_expired_session_is_recreated_once(standin: StandIn) -> None:
-    with gateway_for(standin) as gw:
-        ws = open_client(gw.url)
+    with gateway_for(standin) as gw, open_client(gw.url) as ws:
         assert utterance(ws, SPEECH).text.text == ASK
         standin.forget_sessions()  # the server restarted: the session is unknown
         turn = utterance(ws, SPEECH)
@@ -106,8 +102,7 @@ def test_expired_session_is_recreated_once(standin: StandIn) -> None:
 
 
 def test_unknown_model_is_an_error_until_the_server_has_it(standin: StandIn) -> None:
-    with gateway_for(standin, model="kitchen") as gw:
-        ws = open_client(gw.url)
+    with gateway_for(standin, model="kitchen") as gw, open_client(gw.url) as ws:
         bad = utterance(ws, SPEECH)
         assert isinstance(bad.messages[-1], GatewayError)
         assert "unknown Diatheke model 'kitchen'" in bad.messages[-1].message
@@ -119,8 +114,8 @@ def test_unknown_model_is_an_error_until_the_server_has_it(standin: StandIn) -> 
 def test_server_down_at_start_errors_until_it_is_back(standin: StandIn) -> None:
     port = standin.port
     standin.stop()
-    with gateway_for(standin) as gw:  # the gateway starts anyway
-        ws = open_client(gw.url)
+    # The gateway starts anyway.
+    with gateway_for(standin) as gw, open_client(gw.url) as ws:
         for _ in range(2):
             bad = utterance(ws, SPEECH)
             assert isinstance(bad.messages[-1], GatewayError)

@@ -77,10 +77,8 @@ def test_speech_gateway_transcribes_and_sends_text(tmp_path: Path) -> None:
         d = DiathekeSettings(address=si.address, api=2, timeout_s=5.0, speech="gateway")
         settings = GatewaySettings(port=0, stt=SttSettings(workers=1),
                                    dialog=DialogSettings(engine="diatheke", diatheke=d))
-        with serve_in_thread(settings) as gw:
-            ws = open_client(gw.url)
+        with serve_in_thread(settings) as gw, open_client(gw.url) as ws:
             turn = utterance(ws, spoken("set a timer"))
-            ws.close()
     heard = turn.transcript.transcript
     assert heard  # pocketsphinx's general model heard something
     assert si.log.texts == [heard]  # ... and that text, not audio, went to Diatheke

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from gateway_support import RATE, recording, silence, spoken
 from agent.common.settings_values import ConfigError
 from agent.gateway.dialog.builtin import default_skills, parse_duration, say_duration
 from agent.gateway.dialog.skills import Dialog, Reply, Request, Skills
+from agent.gateway.dialog.timer import NoTimerBook
 from agent.gateway.grammar import Grammar, PatternError, normalize
 from agent.gateway.settings import (
     GatewaySettings,
@@ -21,6 +22,8 @@ from agent.gateway.settings import (
     parse_gateway_settings,
 )
 from agent.gateway.stt.endpoint import FRAME, Endpointer, speech_mask
+from agent.gateway.timers.alarms import Book, TimerService
+from agent.gateway.timers.store import TimerStore
 from agent.gateway.tts import Espeak, TtsError, parse_wav
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,8 +79,15 @@ def test_adding_a_skill_is_one_decorated_function() -> None:
     assert skills.respond("open the door", d).skill == "fallback"
 
 
+def with_timers(owner: str = "kitchen") -> Dialog:
+    """A dialog with a real timer book (in-memory store), as a gateway connection has."""
+    d = Dialog()
+    d.timers = Book(TimerService(TimerStore(None), 900), owner)
+    return d
+
+
 def test_timer_dialog_keeps_state_until_answered() -> None:
-    skills, d = default_skills(), Dialog()
+    skills, d = default_skills(), with_timers()
     now = datetime(2024, 5, 17, 9, 5)
     first = skills.respond("set a timer", d, now)
     assert (first.skill, first.reply.prompt, d.pending) == ("timer", True, "timer")
@@ -86,17 +96,28 @@ def test_timer_dialog_keeps_state_until_answered() -> None:
     assert confused.skill == "timer" and confused.reply.prompt is True
     done = skills.respond("for half an hour", d, now)
     assert "thirty minutes" in done.reply.text and done.reply.prompt is False
+    assert done.reply.timer is not None and done.reply.timer["seconds"] == 1800
+    assert [card["id"] for card, _ in d.timers.running()] == [done.reply.timer["id"]]
     assert d.pending is None and skills.search_for(d) == "main"
 
 
 def test_timer_dialog_gives_up_or_is_cancelled() -> None:
     skills = default_skills()
-    d = Dialog()
+    d = with_timers()
     skills.respond("set a timer", d)
     skills.respond("banana", d)
     assert skills.respond("banana", d).reply.prompt is False and d.pending is None
     skills.respond("start a timer", d)
     assert skills.respond("never mind", d).skill == "cancel" and d.pending is None
+
+
+def test_a_timer_skill_with_no_book_is_a_set_up_error() -> None:
+    # No "Okay, a timer for ..., starting now." for a timer that would never ring.
+    skills, d = default_skills(), Dialog()
+    with pytest.raises(NoTimerBook, match="dialog.timers"):
+        skills.respond("set a timer for five seconds", d)
+    with pytest.raises(NoTimerBook):
+        skills.respond("how much time is left", d)
 
 
 def test_builtin_answers() -> None:
@@ -305,8 +326,10 @@ def test_config_file_mentions_every_key() -> None:
         "max_errors",
         "log_level",
     ):
-        assert f"{key}:" in text, key
-    assert textwrap.dedent(text)  # parsed above; here only the documentation
+        # Each key is there, and documented: a comment on its own line.
+        lines = [line for line in text.splitlines() if re.match(rf"\s*{key}:", line)]
+        assert lines, key
+        assert all("#" in line.partition(":")[2] for line in lines), key
 
 
 def test_the_server_refuses_an_open_non_loopback_bind_however_built() -> None:
@@ -314,3 +337,19 @@ def test_the_server_refuses_an_open_non_loopback_bind_however_built() -> None:
 
     with pytest.raises(ConfigError, match="not loopback"):
         Gateway(GatewaySettings(host="0.0.0.0", port=0))
+
+
+def test_timers_are_named_as_people_say_them() -> None:
+    from agent.gateway.dialog.timer import timer_name
+
+    assert [timer_name(s) for s in (5, 45, 300, 1800, 3600)] == [
+        "five-second", "forty-five-second", "five-minute", "thirty-minute", "one-hour"
+    ]
+    skills, d = default_skills(), with_timers()
+    assert skills.respond("set a timer for five seconds", d).reply.timer["name"] == "five-second"
+    left = skills.respond("how much time is left on the five second timer", d).reply.text
+    assert left.startswith("The five-second timer has ")
+    # A timer kept from before (its name unhyphenated) is still found by name.
+    d.timers.start(600, "ten minute")
+    gone = skills.respond("cancel the ten minute timer", d).reply.text
+    assert gone == "Okay, the ten minute timer is cancelled."

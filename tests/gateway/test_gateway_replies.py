@@ -12,6 +12,7 @@ arrive within the (generous) receive timeout at a pace of 0.02.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import uuid
@@ -26,7 +27,7 @@ from ibm_style_client import NO_DATA_KEY, IbmStyleClient
 from agent.config.load import parse_config
 from agent.gateway.forms import announces_device, choose_form
 from agent.gateway.in_thread import RunningGateway, serve_in_thread
-from agent.gateway.reply import RATE, ReplySender, chunks, schedule
+from agent.gateway.reply import LEGACY_LEAD_S, RATE, ReplySender, chunks, schedule
 from agent.gateway.settings import GatewaySettings, ReplySettings, SttSettings
 from agent.gateway.tts import Espeak
 from agent.link.connection import GatewayConnection
@@ -42,6 +43,8 @@ from agent.link.protocol import (
 )
 
 POOL_ANSWER = "pool on the roof"
+TAIL = bytes(2 * GatewaySettings().reply.legacy_tail_ms * RATE // 1000)
+"""The silence the Node form's replies end with (reply.legacy_tail_ms)."""
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +164,9 @@ def test_base64_on_the_wire_for_the_device_buffer_for_others(gateway: RunningGat
     other_data = [f["data"] for f in other_frames if f["action"] == "audio_data"]
     assert device_data and all(isinstance(d, str) for d in device_data)
     assert other_data and all(d["type"] == "Buffer" for d in other_data)
-    assert len(device_data) == len(other_data)
+    # The same speech either way; the Node form's ends with the silent tail.
+    device_audio = b"".join(base64.b64decode(d) for d in device_data)
+    assert b"".join(bytes(d["data"]) for d in other_data) == device_audio + TAIL
     # Every text reply carries both fields, in either form.
     for frames in (device_frames, other_frames):
         [text] = [f for f in frames if f["action"] == "text"]
@@ -191,7 +196,7 @@ def test_ibm_style_client_asks_about_the_pool(gateway: RunningGateway, query: st
     else:  # by default: the whole reply, audible
         assert record.reply_form == "node"
         assert turn.errors == []
-        assert bytes(turn.played) == espeak(turn.text)
+        assert bytes(turn.played) == espeak(turn.text) + TAIL
         assert len(turn.played) / 2 / RATE > 2.0 and rms(bytes(turn.played)) > 500
 
 
@@ -209,7 +214,7 @@ def test_ibm_style_client_runs_the_timer_dialog(gateway: RunningGateway, query: 
         if query:
             assert not turn.played and turn.errors == [NO_DATA_KEY] * turn.audio_messages
         else:
-            assert turn.errors == [] and bytes(turn.played) == espeak(str(turn.text))
+            assert turn.errors == [] and bytes(turn.played) == espeak(str(turn.text)) + TAIL
             assert rms(bytes(turn.played)) > 500
 
 
@@ -308,7 +313,7 @@ def test_a_new_audio_start_hurries_the_reply_in_flight(slow_gateway: RunningGate
             following.append(json.loads(ws.recv(timeout=60)))
     [text] = [f for f in frames if f["action"] == "text"]
     audio = b"".join(bytes(f["data"]["data"]) for f in frames if f["action"] == "audio_data")
-    assert audio == espeak(text["speech"])  # the whole reply, nothing lost
+    assert audio == espeak(text["speech"]) + TAIL  # the whole reply, nothing lost
     assert [f["action"] for f in frames][-1] == "audio_end"
     # The next turn's messages come after the old reply's audio_end, not inside it.
     assert [f["action"] for f in following][:2] == ["stt_transcript", "response"]
@@ -335,3 +340,61 @@ def test_a_paced_reply_holds_up_no_other_connection(slow_gateway: RunningGateway
     with open_client(slow_gateway.url) as c:
         c.send(json.dumps({"id": "c", "action": "audio_data", "data": "AAAA"}))
         assert json.loads(c.recv(timeout=60))["action"] == "error"
+
+
+# --- the legacy clients: IBM's heard to the last word --------------------------------
+
+LONG_TEXT = (
+    "repeat after me the kitchen timer rang twice while the kettle boiled and the "
+    "bread was still in the oven so we opened the window let the steam out and "
+    "waited for the toast to cool before we put the butter on it and called "
+    "everyone down to the table for a late breakfast on a quiet sunday morning while "
+    "the radio played old songs and the cat slept in the sun by the back door"
+)
+
+
+def test_the_ibm_style_client_hears_all_the_speech_of_every_reply(
+    gateway: RunningGateway,
+) -> None:
+    # It cuts the last 0.5 s it gets; the gateway's silent tail is what it cuts.
+    with IbmStyleClient(gateway.url) as ibm:
+        turn = ibm.turn(recording("speech_do_you_have_a_pool"))
+    assert turn.errors == [] and turn.text is not None
+    speech = espeak(turn.text)
+    assert turn.heard.startswith(speech)  # every sample of the speech reached the ear
+    assert turn.cut == bytes(len(turn.cut)) and len(turn.cut) > 0  # only silence was cut
+
+
+def test_a_20_s_reply_reaches_the_ibm_style_client_whole_with_its_tail(
+    gateway: RunningGateway,
+) -> None:
+    with IbmStyleClient(gateway.url) as ibm:
+        turn = ibm.typed(LONG_TEXT)
+        still_open = ibm.ws.ping()  # the connection is alive after the long reply
+        assert still_open.wait(10)
+    spoken_text = LONG_TEXT.removeprefix("repeat after me ")
+    assert turn.text == spoken_text and turn.errors == []
+    assert len(turn.played) / 2 / RATE >= 20.0
+    assert bytes(turn.played) == espeak(spoken_text) + TAIL
+    assert turn.heard.startswith(espeak(spoken_text))
+
+
+@pytest.mark.parametrize("pace", [1.5, 1.0, 0.0])
+@pytest.mark.parametrize("seconds", [1, 5, 20, 60])
+def test_node_form_replies_run_at_most_the_lead_ahead_of_playback(
+    pace: float, seconds: int
+) -> None:
+    # In audio time: the offset at which each chunk (and audio_end) is sent,
+    # against the time it would start to play (its position in the reply).
+    sizes = [3200] * (seconds * 10)
+    offsets = schedule(sizes, pace, LEGACY_LEAD_S)
+    starts = [i * 0.1 for i in range(len(sizes) + 1)]  # audio_end: the end of playback
+    ahead = [played - sent for sent, played in zip(offsets, starts, strict=True)]
+    assert max(ahead) <= LEGACY_LEAD_S + 1e-9
+    assert seconds - offsets[-1] <= LEGACY_LEAD_S + 1e-9  # audio_end: <= ~1 s before the end
+    assert offsets == sorted(offsets) and offsets[0] == 0.0
+    if pace > 0:  # and never later than the pace asks, except to stay within the lead
+        assert all(sent <= max(p / pace, p - LEGACY_LEAD_S) + 1e-9
+                   for sent, p in zip(offsets, starts, strict=True))
+    # The device (standard form) keeps the plain pace: nothing bounds it.
+    assert schedule(sizes, 1.5)[-1] == pytest.approx(seconds / 1.5)

@@ -35,7 +35,7 @@ from agent.gateway.dialog_settings import DialogSettings
 from agent.gateway.in_thread import RunningGateway, serve_in_thread
 from agent.gateway.pipeline import Pipeline
 from agent.gateway.reply import ReplySender
-from agent.gateway.settings import GatewaySettings, SttSettings, TtsSettings
+from agent.gateway.settings import GatewaySettings, ReplySettings, SttSettings, TtsSettings
 from agent.gateway.tts.espeak import Espeak
 from agent.gateway.tts.factory import create_speaker
 from agent.gateway.tts.fallback import FallbackSpeaker
@@ -57,7 +57,9 @@ def settings_for(tts_uri: str, stt_uri: str | None = None) -> GatewaySettings:
     tts = TtsSettings(engine="wyoming", wyoming=WyomingTtsSettings(uri=tts_uri, timeout_s=2.0))
     stt = SttSettings(workers=1) if stt_uri is None else SttSettings(
         engine="wyoming", workers=1, wyoming=WyomingSttSettings(uri=stt_uri, timeout_s=5.0))
-    return GatewaySettings(port=0, stt=stt, tts=tts)
+    # The standard form for every client, as the device gets it (the Node form's
+    # replies end with a silent tail: issue 24).
+    return GatewaySettings(port=0, stt=stt, tts=tts, reply=ReplySettings(form="standard"))
 
 
 def sent_audio(gw: RunningGateway, connection: int = 0) -> bytes:

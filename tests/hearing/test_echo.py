@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from simulated_room import Acoustics, render_echo
 
 from agent.audio.frames import Frame
 from agent.audio.reference import ReferenceTap, ReferenceTimeline
-from agent.audio.room import Acoustics, render_echo
 from agent.common.settings_values import ConfigError
 from agent.config.load import load_config, parse_config
 from agent.hearing.echo import CaptureProcessor

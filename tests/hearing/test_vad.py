@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from recordings import AUDIO
 from speech import espeak, spoken_extent
 
 from agent.hearing.vad import (
@@ -25,7 +26,7 @@ from agent.hearing.vad import (
     silero_model_path,
 )
 
-SHARED_AUDIO = Path(__file__).resolve().parents[3] / "shared" / "audio"
+SHARED_AUDIO = AUDIO
 SR = 16000
 MS = SR // 1000
 

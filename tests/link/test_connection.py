@@ -551,17 +551,20 @@ def test_a_401_handshake_backs_off_instead_of_spinning(servers, connect, caplog)
     server = gateway_server(servers, refuse=401)
     gw = gateway_settings(server.url(), auth={"type": "bearer", "token": BEARER},
                           reconnect={"initial_s": 0.2, "max_s": 0.4})
-    started = time.monotonic()
     conn, rec, _ = connect(gw, rng=random.Random(7))
-    wait_until(lambda: len(server.handshakes) >= 2, "a second attempt")
-    # The observation window: a spinning client would make hundreds of attempts.
-    time.sleep(max(0.0, 2.0 - (time.monotonic() - started)))
+    wait_until(lambda: len(server.handshakes) >= 4, "a fourth attempt")
     conn.close()
 
+    # By events, not by the clock: every refused attempt is followed by a
+    # backoff delay drawn from the configured schedule (the same seeded draws
+    # Backoff itself makes), waited on before the next handshake.
     attempts = len(server.handshakes)
-    assert 1 < attempts < 20
     assert conn.stats.refused == attempts and conn.stats.connects == 0
-    assert all(0.0 <= d <= 0.4 for d in conn.stats.delays)
+    delays = list(conn.stats.delays)
+    assert attempts - 1 <= len(delays) <= attempts
+    expected = Backoff(0.2, 0.4, random.Random(7))
+    assert delays == pytest.approx([expected.next_delay() for _ in delays])
+    assert all(0.0 <= d <= 0.4 for d in delays)
     refusals = [r.getMessage() for r in caplog.records if "HTTP 401" in r.getMessage()]
     # One line per attempt (the last one may be cut short by close()).
     assert attempts - 1 <= len(refusals) <= attempts
@@ -605,10 +608,17 @@ def test_tls_with_the_test_ca_as_ca_file_connects(servers, connect, tls_ca, tmp_
     assert server.received(1)[0]["action"] == "stt_options"
 
 
-def test_tls_verify_false_accepts_any_certificate(servers, connect, tls_ca):
+def test_tls_verify_false_accepts_any_certificate(servers, connect, tls_ca, caplog):
+    caplog.set_level(logging.INFO, logger="agent.link.connection")
     server = tls_server(servers, tls_ca)
     conn, rec, _ = connect(gateway_settings(server.url(scheme="wss"), tls={"verify": False}))
     assert conn.wait_connected(TIMEOUT)
+    # The same certificate, with verification on (the default), is refused:
+    # so it was verify: false that let it through.
+    checked, _, _ = connect(gateway_settings(server.url(scheme="wss")))
+    wait_until(lambda: checked.stats.attempts >= 2, "a second attempt")
+    assert checked.stats.connects == 0
+    assert any("certificate verify failed" in r.getMessage().lower() for r in caplog.records)
 
 
 # --------------------------------------------------------------------------
@@ -757,3 +767,16 @@ def test_a_lost_connection_is_said_once() -> None:
         "connection lost: [Errno 104] Connection reset by peer"
     )
     assert lost("ping timeout: no reply") == "connection lost: ping timeout: no reply"
+
+
+def test_a_connect_and_a_disconnect_are_each_said_once_at_info(servers, connect, caplog):
+    # agent.events says "connected url=..." / "disconnected ..."; the connection's
+    # own lines are DEBUG, so the log does not say each one twice.
+    caplog.set_level(logging.INFO)
+    server = gateway_server(servers)
+    conn, _rec, _ = connect(gateway_settings(server.url()), events=EventSink("text"))
+    assert conn.wait_connected(TIMEOUT)
+    conn.close()
+    said = [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.INFO and "connected" in r.getMessage()]
+    assert [m.split()[0] for m in said] == ["connected", "disconnected"], said

@@ -1,6 +1,6 @@
 """A stand-in for aiOla's streaming speech to text, on 127.0.0.1.
 
-Written from the published protocol (../shared/docs/speech-services.md): one
+Written from the published protocol (the vendor's streaming API reference): one
 aiohttp server holding the two auth endpoints (``POST /voip-auth/apiKey2Token``,
 ``POST /voip-auth/session``, which hands out a three-part jwt with ``exp``)
 and a python-socketio server at ``/api/voice-streaming/socket.io``, namespace

@@ -1,6 +1,6 @@
 """A stand-in for AssemblyAI Streaming Speech-to-Text v3, on 127.0.0.1.
 
-Written from the published protocol (../shared/docs/speech-services.md): a
+Written from the published protocol (the vendor's streaming API reference): a
 ``websockets`` server at ``/v3/ws`` that checks the raw key in
 ``Authorization`` and the query (``sample_rate``, ``encoding``, the required
 ``speech_model``), sends ``Begin``, takes binary PCM frames (closing with

@@ -35,6 +35,7 @@ ROWS = (
     "6b",
     "6c",
     "6d",
+    "6e",
     "7a",
     "7b",
     "7c",
@@ -43,6 +44,13 @@ ROWS = (
     "9a",
     "9b",
     "9c",
+    "10a",
+    "11a",
+    "11b",
+    "11c",
+    "11d",
+    "11e",
+    "11f",
 )
 
 
@@ -58,7 +66,7 @@ def test_quick_bench_writes_a_table_with_every_row(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=400,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     text = out.read_text()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from installed_tree import at_slash, needs_namespaces
 
 pytestmark = pytest.mark.slow
 
@@ -139,19 +140,38 @@ def test_skips_what_needs_the_target_machine_and_says_so(installed: Installed) -
     out = installed.first.stdout
     assert "not installing Debian packages" in out
     assert "not creating the user voice-agent" in out
-    # The next steps a new user needs.
+    # The next steps a new user needs, for the machine the tree goes to.
     assert "systemctl start voice-agent" in out
     assert "journalctl -u voice-agent -f" in out
     assert "config.yaml" in out
+    assert "Copy it to /" in out and "/opt/voice-agent/bin/voice-agent check-config" in out
+    assert "sudo systemctl start" not in out  # not on this machine: nothing is there
 
 
-def test_entry_point_runs(installed: Installed) -> None:
-    exe = installed.venv / "bin" / "voice-agent"
-    result = subprocess.run(
-        [str(exe), "--help"], capture_output=True, text=True, timeout=120, check=False
-    )
+@needs_namespaces
+def test_entry_point_runs_from_the_tree_copied_to_slash(installed: Installed) -> None:
+    # The unit's ExecStart, /opt/voice-agent/bin/voice-agent, with the build
+    # directory gone: the tree works where it is meant to go.
+    result = at_slash(installed.root, "/opt/voice-agent/bin/voice-agent", "--help")
     assert result.returncode == 0, result.stderr
     assert "usage: voice-agent" in result.stdout
+
+
+def test_no_script_of_the_tree_names_the_build_directory(installed: Installed) -> None:
+    scripts = [p for p in (installed.venv / "bin").iterdir() if p.is_file()]
+    shebangs = {p.read_bytes().split(b"\n", 1)[0] for p in scripts
+                if p.read_bytes().startswith(b"#!")}
+    assert b"#!/opt/voice-agent/bin/python" in shebangs  # voice-agent's own, at least
+    assert all(s.startswith(b"#!/opt/voice-agent/bin/python") for s in shebangs), shebangs
+    texts = [*scripts, installed.venv / "pyvenv.cfg"]
+    named = [p.name for p in texts if str(installed.root).encode() in p.read_bytes()]
+    assert named == []
+
+
+def test_apt_and_pip_output_goes_to_the_log(installed: Installed) -> None:
+    out = installed.first.stdout
+    assert "(output: " in out  # each quiet step names the log
+    assert "Successfully installed" not in out and "Collecting" not in out
 
 
 def test_installed_venv_is_isolated_and_has_the_wake_models(installed: Installed) -> None:
@@ -182,15 +202,10 @@ def test_installed_venv_is_isolated_and_has_the_wake_models(installed: Installed
     assert "include-system-site-packages = false" in cfg
 
 
+@needs_namespaces
 def test_installed_check_config_accepts_the_installed_config(installed: Installed) -> None:
-    exe = installed.venv / "bin" / "voice-agent"
-    result = subprocess.run(
-        [str(exe), "check-config", "--config", str(installed.config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = at_slash(installed.root, "/opt/voice-agent/bin/voice-agent", "check-config",
+                      "--config", str(installed.config))
     assert result.returncode == 0, result.stderr
 
 

@@ -51,7 +51,19 @@ def test_every_step_is_one_line() -> None:
         r"setup: installing voice-agent and its Python packages"
         r" \(extras: gateway,assemblyai,aiola,test\)"
         r" \.\.\. done \(\d+ s\)",
+        lines[-3],
+    ), lines
+    assert re.fullmatch(
+        r"setup: installing Home Assistant core for the tests into \.venv-ha \.\.\. done \(\d+ s\)",
         lines[-2],
     ), lines
     assert lines[-1].startswith("setup: ready in ")
     assert done.stderr == ""  # pip's and apt's words are in the log, not here
+
+
+def test_home_assistant_is_installed_once() -> None:
+    # setup.sh --test installed it (the run before this one): a second run skips it.
+    done = subprocess.run(["bash", "scripts/setup_ha.sh"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == f"Home Assistant 2024.3.3 already in {ROOT / '.venv-ha'}"

@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from recordings import AUDIO
+from websockets.sync.server import ServerConnection, serve
 
-# Needs the daemon (agent/daemon.py, `voice-agent run`): skipped until it exists.
-pytest.importorskip("agent.device.daemon")
-
-from websockets.sync.server import ServerConnection, serve  # noqa: E402
+import agent.device.daemon  # noqa: F401 - the daemon `voice-agent run` starts: it must import
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "voice-agent.service"
-AUDIO = ROOT.parent / "shared" / "audio"
 # Long enough that a realtime file input is still being read when the test ends.
 CLIP = AUDIO / "negative_office_talk_34s.wav"
 ENTRY_POINT = Path(sys.executable).parent / "voice-agent"
@@ -163,7 +161,6 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-@pytest.mark.skipif(not CLIP.is_file(), reason=f"{CLIP} missing")
 def test_exec_start_reports_ready_watchdog_reload_and_stop(
     tree: Path, gateway: Gateway, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ The built-in skills are in :mod:`agent.gateway.dialog.builtin`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -142,22 +142,29 @@ class Skills:
     def grammar(self) -> Grammar:
         """Every skill's phrases (group = skill name; ``name.followup`` for follow-ups)."""
         if self._grammar is None:
-            groups: dict[str, tuple[str, ...]] = {}
-            for s in self._skills.values():
-                groups[s.name] = s.phrases
-                if s.followup:
-                    groups[f"{s.name}.followup"] = s.followup
-            self._grammar = Grammar(self.rules, groups)
+            self._grammar = Grammar(self.rules, self._groups())
         return self._grammar
 
-    def searches(self) -> dict[str, str]:
-        """Named JSGF grammars for the recogniser: ``main`` and one per follow-up."""
-        g = self.grammar
-        out = {MAIN_SEARCH: g.jsgf(self._skills, "main")}
+    def _groups(self) -> dict[str, tuple[str, ...]]:
+        groups: dict[str, tuple[str, ...]] = {}
+        for s in self._skills.values():
+            groups[s.name] = s.phrases
+            if s.followup:
+                groups[f"{s.name}.followup"] = s.followup
+        return groups
+
+    def searches(self, extra: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
+        """Named JSGF grammars for the recogniser: ``main`` and one per follow-up.
+
+        ``extra``: other agents' phrase groups (Home Assistant's), heard beside
+        the skills' phrases in every grammar."""
+        g = Grammar(self.rules, {**self._groups(), **extra}) if extra else self.grammar
+        heard = [*self._skills, *(extra or {})]
+        out = {MAIN_SEARCH: g.jsgf(heard, "main")}
         for s in self._skills.values():
             if s.followup:
                 out[self.search_for_pending(s.name)] = g.jsgf(
-                    [f"{s.name}.followup", *self._skills], s.name
+                    [f"{s.name}.followup", *heard], s.name
                 )
         return out
 

@@ -2,9 +2,10 @@
 
 Timers are real when the gateway runs them (``dialog.timers``, an
 :class:`agent.gateway.timers.alarms.Book` per device); each is named by its duration
-("the five minute timer"), several may run at once, and every reply about one
-carries a ``timer`` card (``response.data.timer``). Without a book (a bare
-:class:`~agent.gateway.dialog.skills.Skills` in a test) the skill only talks.
+("the five-minute timer"), several may run at once, and every reply about one
+carries a ``timer`` card (``response.data.timer``). The skills need the book:
+without one (skills used where no gateway runs the timers) they raise
+:class:`NoTimerBook` rather than promise a timer that would never ring.
 
 Durations: "five minutes", "a second", "half an hour", "ninety seconds" ...
 (:func:`parse_duration`), said back by :func:`say_duration`.
@@ -78,11 +79,17 @@ def say_duration(seconds: int) -> str:
 
 
 def timer_name(seconds: int) -> str:
-    """A timer's name: its duration as an adjective ("five minute", "thirty second")."""
+    """A timer's name as people say it: its duration as an adjective, hyphenated
+    ("five-second", "forty-five-minute": "the five-second timer")."""
     if seconds == 1800:
-        return "thirty minute"
+        return "thirty-minute"
     phrase = say_duration(seconds)
-    return phrase[:-1] if phrase.endswith("s") else phrase
+    return spelled(phrase[:-1] if phrase.endswith("s") else phrase)
+
+
+def spelled(name: str) -> str:
+    """A timer name as written ("five minute" as heard -> "five-minute")."""
+    return "-".join(name.split())
 
 
 def say_left(seconds: float) -> str:
@@ -98,18 +105,33 @@ def say_left(seconds: float) -> str:
     return " and ".join(parts) if parts else "no time"
 
 
+class NoTimerBook(RuntimeError):
+    """The timer skills were asked with no gateway timers (``dialog.timers``) to keep them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the timer skills need the gateway's timers (dialog.timers is not set): "
+            "run them in a gateway"
+        )
+
+
+def _book(req: Request) -> Any:
+    """The device's :class:`agent.gateway.alarms.Book`; a missing one is a set-up error."""
+    if req.dialog.timers is None:
+        raise NoTimerBook
+    return req.dialog.timers
+
+
 def _named(req: Request) -> str | None:
     m = _NAME_RE.search(req.text)
-    return m.group("name") if m else None
+    return spelled(m.group("name")) if m else None
 
 
 def set_timer(req: Request) -> Reply:
     """Two turns when needed: "set a timer" -> "For how long?" -> "five seconds"."""
     seconds = parse_duration(req.text)
     if seconds is not None:
-        card = None
-        if req.dialog.timers is not None:
-            card = req.dialog.timers.start(seconds, timer_name(seconds))
+        card = _book(req).start(seconds, timer_name(seconds))
         return Reply(f"Okay, a timer for {say_duration(seconds)}, starting now.", timer=card)
     if not req.followup:
         return Reply("For how long?", prompt=True)
@@ -121,10 +143,11 @@ def set_timer(req: Request) -> Reply:
 
 def _running(req: Request) -> tuple[list[tuple[dict[str, Any], float]], str | None]:
     """The running timers the request means (the named one only, if named) and the name."""
-    timers = [] if req.dialog.timers is None else list(req.dialog.timers.running())
+    timers = list(_book(req).running())
     name = _named(req)
     if name is not None:
-        timers = [t for t in timers if t[0]["name"] == name]
+        # spelled(): a timer kept from before names were hyphenated matches too.
+        timers = [t for t in timers if spelled(t[0]["name"]) == name]
     return timers, name
 
 
@@ -152,8 +175,7 @@ def cancel_timer(req: Request) -> Reply:
             f"Say, for example, cancel the {timers[0][0]['name']} timer."
         )
     card = timers[0][0]
-    assert req.dialog.timers is not None
-    req.dialog.timers.cancel(card["id"])
+    _book(req).cancel(card["id"])
     text = f"Okay, the {card['name']} timer is cancelled."
     return Reply(text, timer={**card, "event": "cancelled"})
 

@@ -26,9 +26,10 @@ import json
 import logging
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from agent.common.redact import REDACTOR
+from agent.gateway.reach import from_text, key_refused
 from agent.gateway.stt.aiola_auth import AiolaAuth
 from agent.gateway.stt.engine import Transcript
 from agent.gateway.stt.stream import StreamBase, StreamContext, StreamFailure, SttListener
@@ -106,7 +107,12 @@ class AiolaStream(StreamBase):
             detail = REDACTOR.scrub(str(exc))[:120] or type(exc).__name__
             if "401" in detail or "403" in detail:
                 self.auth.invalidate()
-            raise StreamFailure(f"cannot connect: {detail}") from None
+                status = "401" if "401" in detail else "403"
+                raise StreamFailure(key_refused(status, "stt.aiola.api_key_file")) from None
+            # The words of `gateway --check` (agent.gateway.reach).
+            parts = urlsplit(self.auth.settings.base_url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            raise StreamFailure(from_text(detail, parts.hostname or "", port)) from None
         sender = asyncio.create_task(self._send(sio))
         try:
             await self._receive()

@@ -17,8 +17,10 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.common.redact import REDACTOR
+from agent.gateway.reach import cannot_reach, key_refused
 from agent.gateway.stt.config import DEFAULT_WORKFLOW_ID, AiolaSettings
 from agent.gateway.stt.stream import StreamFailure
 
@@ -84,7 +86,11 @@ class AiolaAuth:
                 body = {"workflow_id": self.workflow_id}
                 data = await _post(http, f"{base}/voip-auth/session", token, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise StreamFailure(f"cannot reach the auth service: {type(exc).__name__}") from None
+            # The words of `gateway --check` (agent.gateway.reach).
+            parts = urlsplit(base)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            why = cannot_reach(exc, parts.hostname or "", port)
+            raise StreamFailure(f"the auth service: {why}") from None
         jwt = data.get("jwt")
         if not isinstance(jwt, str) or not jwt:
             raise StreamFailure("the auth service sent no jwt")
@@ -99,6 +105,10 @@ async def _post(http: Any, url: str, bearer: str, body: dict[str, Any] | None) -
     headers = {"Authorization": f"Bearer {bearer}"}
     async with http.post(url, headers=headers, json=body) as response:
         if response.status != 200:
+            if url.endswith("apiKey2Token") and response.status in (401, 403):
+                failure = StreamFailure(key_refused(response.status, "stt.aiola.api_key_file"))
+                failure.code = response.status
+                raise failure
             what = "the API key" if url.endswith("apiKey2Token") else "the session request"
             raise StreamFailure(f"the auth service refused {what}", response.status)
         try:

@@ -26,12 +26,13 @@ import contextlib
 import json
 import logging
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from agent.common.redact import REDACTOR
+from agent.gateway.reach import cannot_reach, key_refused, refused
 from agent.gateway.stt.config import AssemblyAISettings
 from agent.gateway.stt.engine import Transcript
 from agent.gateway.stt.stream import StreamBase, StreamContext, StreamFailure, SttListener
@@ -123,11 +124,18 @@ class AssemblyAIStream(StreamBase):
                 max_size=1 << 20,
             )
         except InvalidStatus as exc:
-            raise StreamFailure(
-                "the service refused the connection", exc.response.status_code
-            ) from None
+            # The words of `gateway --check` (agent.gateway.reach), not the library's.
+            status = exc.response.status_code
+            why = (key_refused(status, "stt.assemblyai.api_key_file") if status in (401, 403)
+                   else refused(status))
+            failure = StreamFailure(why)
+            failure.code = status
+            raise failure from None
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            raise StreamFailure(f"cannot connect: {type(exc).__name__}") from None
+            parts = urlsplit(url)
+            secure = parts.scheme == "wss"
+            port = parts.port or (443 if secure else 80)
+            raise StreamFailure(cannot_reach(exc, parts.hostname or "", port)) from None
         try:
             await self._session(ws)
         except ConnectionClosed as exc:

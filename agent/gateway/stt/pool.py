@@ -4,6 +4,12 @@ pocketsphinx holds the GIL while it decodes (measured here: a 5 s utterance
 stalled another thread for 2.5 s), so a thread pool would freeze every other
 connection during a transcription. Worker processes do not; each loads its
 engine(s) once, in the pool's initializer, and keeps them for its lifetime.
+
+Grammars may change at run time (Home Assistant's device names):
+:meth:`SttPool.update_searches` gives them a new version, and each
+transcription carries the current version of its grammar, so a worker that
+holds an older one compiles the new one first (a pool cannot address its
+workers one by one; a grammar is a few kB next to the audio).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ __all__ = ["SttError", "SttPool"]
 
 _ENGINES: dict[str, SttEngine] = {}  # per worker process
 _INIT: dict[str, Any] = {}
+_VERSIONS: dict[tuple[str, str], int] = {}  # per worker: (engine, search) -> version held
 
 
 def _init_worker(
@@ -48,8 +55,25 @@ def _engine(name: str) -> SttEngine:
     return _ENGINES[name]
 
 
-def _transcribe(engine: str, pcm: bytes, search: str | None) -> Transcript:
-    return _engine(engine).transcribe(pcm, search)
+def _transcribe(
+    engine: str, pcm: bytes, search: str | None, update: tuple[int, str] | None = None
+) -> Transcript:
+    stt = _engine(engine)
+    if search is not None and update is not None:
+        _refresh(stt, engine, search, update)
+    return stt.transcribe(pcm, search)
+
+
+def _refresh(stt: SttEngine, engine: str, search: str, update: tuple[int, str]) -> None:
+    """Compile ``search``'s newer grammar in this worker, once per version."""
+    version, jsgf = update
+    if _VERSIONS.get((engine, search)) == version or not hasattr(stt, "set_search"):
+        return
+    _VERSIONS[(engine, search)] = version  # not retried when it fails: logged once
+    try:
+        stt.set_search(search, jsgf)
+    except (ValueError, RuntimeError) as exc:
+        log.error("grammar %r version %d not used: %s", search, version, exc)
 
 
 def _ready(hold_s: float) -> int:
@@ -74,6 +98,8 @@ class SttPool:
         self.workers = workers
         self._args = (default_engine, dict(searches), dict(pronunciations or {}))
         self.speed = SpeedWatch(workers)
+        self._live: dict[str, tuple[int, str]] = {}  # search -> (version, JSGF) since start
+        self._version = 0
         self._executor = self._start()
 
     def _start(self) -> concurrent.futures.ProcessPoolExecutor:
@@ -85,6 +111,12 @@ class SttPool:
             initializer=_init_worker,
             initargs=self._args,
         )
+
+    def update_searches(self, searches: Mapping[str, str]) -> None:
+        """Replace (or add) named grammars; workers pick them up with their next utterance."""
+        self._version += 1
+        for name, jsgf in searches.items():
+            self._live[name] = (self._version, jsgf)
 
     def engine_for(self, requested: object) -> str:
         """The engine to use for a client's ``engine`` option (unknown names: the default)."""
@@ -119,7 +151,10 @@ class SttPool:
         loop = asyncio.get_running_loop()
         name = engine or self.default_engine
         try:
-            result = await loop.run_in_executor(self._executor, _transcribe, name, pcm, search)
+            update = self._live.get(search) if search is not None else None
+            result = await loop.run_in_executor(
+                self._executor, _transcribe, name, pcm, search, update
+            )
         except BrokenProcessPool:
             log.error("a speech-to-text worker died; restarting the pool")
             old, self._executor = self._executor, self._start()

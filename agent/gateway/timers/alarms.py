@@ -3,7 +3,7 @@
 :class:`TimerService` runs on the gateway's event loop. Skills start, list and
 cancel timers through a :class:`Book` (one per device: ``dialog.timers``);
 when a timer is due the service sends that device the announcement
-"Your five minute timer is done." with its audio and a ``timer`` card
+"Your five-minute timer is done." with its audio and a ``timer`` card
 (``event: finished``), in the announcement form of the protocol (an id the
 device never opened).
 
@@ -31,13 +31,23 @@ log = logging.getLogger(__name__)
 CONNECTION_OWNER = "connection-"
 
 
+Speak = Callable[[str], Awaitable[bytes]]
+"""Speech of one text in the gateway's own voice (16 kHz mono s16le)."""
+
+
 class Target(Protocol):
     """A device connection that can be spoken to (a :class:`~agent.gateway.session.Session`)."""
 
     owner: str
 
-    async def announce(self, text: str, card: dict[str, Any] | None) -> None:
-        """Send ``text`` as an announcement, spoken, with ``card`` as its ``timer`` card."""
+    async def announce(
+        self, text: str, card: dict[str, Any] | None, speech: bytes | None = None
+    ) -> None:
+        """Send ``text`` as an announcement, spoken, with ``card`` as its ``timer`` card.
+
+        ``speech``: the text already spoken in the gateway's voice (a timer's,
+        made when it was set), used unless the device asked for another voice.
+        """
         ...
 
     async def answer(self, msg: Response | GatewayError) -> None:
@@ -66,6 +76,7 @@ class Book:
         """Start a timer; its ``timer`` card (``event: started``)."""
         timer = self._service.store.add(self.owner, name, seconds, self._service.clock())
         log.info("timer %s (%s, %g s) started for %s", timer.id, name, seconds, self.owner)
+        self._service.prepare(timer)
         self._service.changed()
         return {"id": timer.id, "name": name, "event": "started", "seconds": timer.seconds}
 
@@ -82,6 +93,7 @@ class Book:
         ok = self._service.store.cancel(timer_id)
         if ok:
             log.info("timer %s cancelled by %s", timer_id, self.owner)
+            self._service.forget(timer_id)
             self._service.changed()
         return ok
 
@@ -95,10 +107,15 @@ class TimerService:
         max_ring_s: float,
         *,
         clock: Callable[[], float] = time.time,
+        speak: Speak | None = None,
     ) -> None:
         self.store = store
         self.max_ring_s = max_ring_s
         self.clock = clock
+        self.speak = speak
+        """Makes each timer's announcement when the timer is set, so it rings on time
+        (making it at the due time took 1.5 s of espeak-ng); None: made at delivery."""
+        self._speech: dict[str, asyncio.Task[bytes]] = {}
         self._targets: dict[str, list[Target]] = {}
         self._wake: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -118,6 +135,28 @@ class TimerService:
         if not live:
             self._targets.pop(target.owner, None)
 
+    def prepare(self, timer: Timer) -> None:
+        """Start making ``timer``'s announcement now (on the event loop)."""
+        if self.speak is None or timer.id in self._speech:
+            return
+        task = asyncio.ensure_future(self.speak(done_text(timer)))
+        # Retrieved here: a failure only means the speech is made at delivery.
+        task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
+        self._speech[timer.id] = task
+
+    def forget(self, timer_id: str) -> None:
+        """Drop a timer's prepared speech (cancelled, delivered or expired)."""
+        task = self._speech.pop(timer_id, None)
+        if task is not None:
+            task.cancel()
+
+    def _prepared(self, timer: Timer) -> bytes | None:
+        """The timer's speech if it is made; None (made at delivery) if not yet or failed."""
+        task = self._speech.get(timer.id)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
     def changed(self) -> None:
         """A timer was added or cancelled: the scheduler looks again."""
         if self._wake is not None:
@@ -131,6 +170,9 @@ class TimerService:
         self.store.forget_owners(CONNECTION_OWNER)  # their connections died with the last process
         if expired:
             log.info("%d finished timers were not delivered within the cap; expired", expired)
+        for timer in self.store.all():  # set before a restart: their speech is made now
+            if timer.state == "running":
+                self.prepare(timer)
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -143,7 +185,7 @@ class TimerService:
                 waker.cancel()
         finally:
             stopping.cancel()
-            for task in list(self._tasks):
+            for task in [*self._tasks, *self._speech.values()]:
                 task.cancel()
 
     async def _fire(self) -> None:
@@ -157,13 +199,15 @@ class TimerService:
         for timer in self.store.undelivered(owner):
             if self.clock() - timer.due > self.max_ring_s:
                 continue  # expired: too late to ring
+            speech = self._prepared(timer)
             for target in list(self._targets.get(owner, [])):
                 try:
-                    await target.announce(done_text(timer), finished_card(timer))
+                    await target.announce(done_text(timer), finished_card(timer), speech)
                 except Exception as exc:  # noqa: BLE001 - that connection is going away
                     log.info("timer %s: delivery to %s failed: %s", timer.id, owner, exc)
                     continue
                 self.store.delivered(timer.id, self.clock())
+                self.forget(timer.id)
                 break  # one connection of that device is enough
 
     def _spawn(self, work: Awaitable[None]) -> None:

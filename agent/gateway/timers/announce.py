@@ -34,8 +34,16 @@ class SessionTarget:
         """Send one message (the answer to an ``announce`` request)."""
         await self.session._send(msg)
 
-    async def announce(self, text: str, card: dict[str, Any] | None) -> None:
-        """Send ``text`` as an announcement under a fresh id, with its spoken audio."""
+    async def announce(
+        self, text: str, card: dict[str, Any] | None, speech: bytes | None = None
+    ) -> None:
+        """Send ``text`` as an announcement under a fresh id, with its spoken audio.
+
+        ``speech`` (made when a timer was set) is used unless this device asked
+        for a voice of its own. To this project's device (the standard form) the
+        audio goes unpaced: it plays an announcement only once all of it is in,
+        so pacing would only delay a timer's ring.
+        """
         session, services = self.session, self.session.services
         aid = new_id()
         data: dict[str, Any] = {"speech": {"text": text}, "skill": "announcement"}
@@ -43,12 +51,14 @@ class SessionTarget:
             data["timer"] = card
         voice = session.tts_options.get("voice")
         # Speech first: a failure sends nothing, so the device never holds half an announcement.
-        pcm = await speak_text(
-            services.pipeline.speaker, text, voice if isinstance(voice, str) else None
-        )
+        if speech is None or isinstance(voice, str):
+            speech = await speak_text(
+                services.pipeline.speaker, text, voice if isinstance(voice, str) else None
+            )
         await session._send(Response(aid, data))
         await session._send(TextReply(aid, text, prompt=False))
         # Through the session's reply sender: paced like any reply, and never
         # interleaved with a turn's reply still streaming.
-        await session.replies.speak(pcm, None if session.buffer_form else False, rid=aid)
+        await session.replies.speak(speech, None if session.buffer_form else False, rid=aid,
+                                    pace=None if session.buffer_form else 0.0)
         log.info("connection %d: announced %r as %s", session.number, text, aid)

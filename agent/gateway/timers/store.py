@@ -1,7 +1,7 @@
 """The reference gateway's timers, kept in SQLite so that a restart loses none.
 
 One row per timer: who set it (the device's ``owner`` key: its ``userID``, or
-its connection), its name ("five minute"), length, and the gateway's own wall
+its connection), its name ("five-minute"), length, and the gateway's own wall
 clock times (Unix seconds) when it was started, was due, fired and was
 delivered. Wall clock, not monotonic: the times must mean the same thing
 after a restart.

@@ -94,10 +94,12 @@ def encode(msg: Message, *, buffer_form: bool = False) -> str:
             out["prompt"] = msg.prompt
     elif isinstance(msg, GatewayError):
         out["error"] = {"message": msg.message}
+    elif isinstance(msg, AudioEnd) and msg.reason is not None:
+        out["reason"] = msg.reason
     elif isinstance(msg, Unknown):
         out.update(msg.fields)
         out["id"], out["action"] = msg.id, msg.action
-    # AudioEnd carries nothing else.
+    # AudioEnd carries nothing else but its optional reason.
     return json.dumps(out, separators=(",", ":"), allow_nan=False)
 
 
@@ -198,7 +200,7 @@ def decode_client(
     if action == "audio_data":
         return AudioData(mid, _audio(obj))
     if action == "audio_end":
-        return AudioEnd(mid)
+        return AudioEnd(mid, _str(obj, "reason", required=False))
     if action == "stt_options":
         return SttOptions(mid, _dict(obj, "options") or {})
     if action == "tts_options":

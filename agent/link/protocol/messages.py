@@ -2,7 +2,7 @@
 
 Turns WebSocket text frames into typed messages and back, in both directions,
 and nothing else: no sockets, no threads, no clocks (like h11 and wsproto).
-``docs`` for the wire format: ``shared/docs/gateway-protocol.md``.
+``docs`` for the wire format: ``docs/protocol.md``.
 
 Strict in what we send, tolerant in what we accept: every "accept both forms"
 rule of the protocol is handled here, so the rest of the code sees one form:
@@ -66,9 +66,14 @@ class AudioData:
 
 @dataclass(frozen=True)
 class AudioEnd:
-    """No more audio for transaction ``id``."""
+    """No more audio for transaction ``id``.
+
+    ``reason``: this project's extension (``docs/protocol.md``), sent only as
+    ``no_speech``: the device gave up before anyone spoke, and wants no answer.
+    """
 
     id: str
+    reason: str | None = None
     action = "audio_end"
 
 

@@ -11,6 +11,7 @@ import grpc.aio
 
 from agent.gateway.dialog.backend import Heard, Outbox
 from agent.gateway.dialog.diatheke.rpc import DialogFault, describe
+from agent.gateway.reach import probe, split_address
 from agent.link.protocol import GatewayError
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,13 @@ class Turn:
     A fault ends this turn with an ``error`` to the device, never the connection.
     """
 
-    def __init__(self, out: Outbox, tid: str, work: TurnWork, *, stream: bool) -> None:
+    def __init__(
+        self, out: Outbox, tid: str, work: TurnWork, *, stream: bool, address: str | None = None
+    ) -> None:
         self.out = out
         self.tid = tid
+        self.address = address
+        """The server's host:port, to say why it cannot be reached as ``--check`` does."""
         self.audio = AudioFeed()
         self.pcm = b""
         self._work = work
@@ -98,12 +103,22 @@ class Turn:
             log.warning("connection %d: %s: %s", self.out.number, self.tid, exc)
             await self.out.send(GatewayError(self.tid, f"dialog: {exc}"))
         except grpc.aio.AioRpcError as exc:
-            log.warning("connection %d: %s: Diatheke %s", self.out.number, self.tid, describe(exc))
-            await self.out.send(GatewayError(self.tid, f"dialog server: {describe(exc)}"))
+            why = await self._unreachable(exc) or describe(exc)
+            log.warning("connection %d: %s: Diatheke %s", self.out.number, self.tid, why)
+            await self.out.send(GatewayError(self.tid, f"dialog server: {why}"))
         except RuntimeError as exc:  # the gateway's own speech to text (SttError) and the like
             log.warning("connection %d: %s: %s", self.out.number, self.tid, exc)
             await self.out.send(GatewayError(self.tid, f"dialog: {exc}"))
         return None
+
+
+    async def _unreachable(self, exc: grpc.aio.AioRpcError) -> str | None:
+        """For a server that is down, the words of ``gateway --check`` (agent.gateway.reach)."""
+        down = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        if self.address is None or exc.code() not in down:
+            return None
+        host, port = split_address(self.address)
+        return await probe(host, port)
 
 
 class LostSession(DialogFault):

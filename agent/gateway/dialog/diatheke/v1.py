@@ -131,7 +131,7 @@ class Api1Connection:
             self._turn.cancel()  # the last utterance wins
         stream = self.s.speech == "diatheke"
         self._turn = Turn(self.out, tid, self._audio_turn if stream else self._gateway_turn,
-                          stream=stream)
+                          stream=stream, address=self.s.address)
         return self._turn
 
     async def text(self, tid: str, text: str) -> None:
@@ -140,7 +140,7 @@ class Api1Connection:
             await self._push(tid, text)
             return None
 
-        await Turn(self.out, tid, work, stream=True).finish(b"")
+        await Turn(self.out, tid, work, stream=True, address=self.s.address).finish(b"")
 
     async def _push(self, tid: str, text: str) -> None:
         for attempt in (1, 2):

@@ -110,7 +110,7 @@ class Api2Connection:
             self._turn.cancel()  # the last utterance wins
         stream = self.s.speech == "diatheke"
         self._turn = Turn(self.out, tid, self._asr_turn if stream else self._gateway_turn,
-                          stream=stream)
+                          stream=stream, address=self.s.address)
         return self._turn
 
     async def text(self, tid: str, text: str) -> None:
@@ -121,7 +121,7 @@ class Api2Connection:
                 await self._run_actions(tid, out)
             return None
 
-        await Turn(self.out, tid, work, stream=True).finish(b"")
+        await Turn(self.out, tid, work, stream=True, address=self.s.address).finish(b"")
 
     async def _asr_requests(self, token: pb.TokenData, turn: Turn) -> AsyncIterator[pb.ASRInput]:
         yield pb.ASRInput(token=token)

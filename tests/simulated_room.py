@@ -1,7 +1,8 @@
 """A simulated room: a speaker and a microphone that hear each other.
 
-For the tests and the benchmark of echo cancellation, where there is no sound
-card. :class:`SimulatedRoom` gives a real :class:`~agent.audio.frames.Source`
+Test equipment (not part of the product): for the tests and the benchmark of
+echo cancellation (``scripts/bench_echo.py``), where there is no sound card.
+:class:`SimulatedRoom` gives a real :class:`~agent.audio.frames.Source`
 (:attr:`~SimulatedRoom.source`) and a real :class:`~agent.audio.sinks.Sink`
 (:attr:`~SimulatedRoom.sink`) that share one clock, paced in real time like
 hardware. What the sink plays goes through a small loudspeaker's soft
