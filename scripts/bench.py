@@ -32,7 +32,9 @@ from benchmarks.report import markdown, text_table  # noqa: E402
 GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
-STEPS = ("cpu", "gate", "scores", "soak", "replies", "cloud", "wyoming", "ring", "home_assistant")
+STEPS = (
+    "cpu", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring", "home_assistant",
+)
 EXTRA_STEPS = ("slowboard",)  # only when asked for with --only (root, minutes, own section)
 
 NOTES = """
@@ -205,6 +207,7 @@ def main() -> int:
     from benchmarks.detection import gate_rows, score_match_row
     from benchmarks.gateway import start_gateway
     from benchmarks.home_assistant import ha_rows
+    from benchmarks.llm import llm_rows
     from benchmarks.replies import reply_rows
     from benchmarks.ring import ring_rows
     from benchmarks.slowboard import bench_step
@@ -244,6 +247,7 @@ def main() -> int:
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
             "wyoming": lambda: wyoming_rows(args.quick),
+            "llm": lambda: llm_rows(args.quick),
             "ring": lambda: ring_rows(args.quick),
             "home_assistant": lambda: ha_rows(args.quick),  # needs .venv-ha (setup.sh --test)
             "slowboard": lambda: bench_step(args.quick),

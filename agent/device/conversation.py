@@ -125,7 +125,7 @@ class Conversation(Replies):
         if frame.wake and not self.muted and self.state in wakeable:
             hit = max(frame.wake, key=lambda h: h.score)
             self.p.events.emit("wake", model=hit.model, score=round(hit.score, 4))
-            self._begin("wake", hit.position)
+            self._begin("wake", hit.position, wake_word=hit.model)
 
     def _listen(self, frame: ev.AudioFrame) -> None:
         assert self.endpointer is not None
@@ -164,8 +164,13 @@ class Conversation(Replies):
             self._end_utterance("max_length")
 
     # ------------------------------------------------------------ turns
-    def _begin(self, reason: str, position: int) -> None:
-        """A wake word or button press: barge in if needed, then open a turn."""
+    def _begin(self, reason: str, position: int, *, wake_word: str | None = None) -> None:
+        """A wake word or button press: barge in if needed, then open a turn.
+
+        ``wake_word`` (the model that fired) goes to the gateway in ``audio_start``'s
+        options, so that it can pick an agent chain by it (``dialog.by_wake_word``);
+        a button or control-socket turn sends none.
+        """
         if not self.p.link.connected:
             self.p.speaker.stop()
             self._fault("gateway", "not connected to the gateway", reason=None)
@@ -173,6 +178,7 @@ class Conversation(Replies):
         if self.state in (State.SPEAKING, State.WAITING):
             self._interrupt_reply()  # barge-in: the old reply is dropped from here on
         self.followup_options = None
+        self.followup_wake_word = None
         skip = None
         listen_from = position
         if reason == "wake":
@@ -183,7 +189,7 @@ class Conversation(Replies):
                 skip = chime_window(position, length)
                 listen_from = skip[1]
         start = max(position - self._preroll(), self.p.ring.start)
-        self._open_turn(reason, start, detection=listen_from, skip=skip)
+        self._open_turn(reason, start, detection=listen_from, skip=skip, wake_word=wake_word)
 
     def _open_turn(
         self,
@@ -193,6 +199,7 @@ class Conversation(Replies):
         detection: int | None = None,
         skip: tuple[int, int] | None = None,
         speech_started: bool = False,
+        wake_word: str | None = None,
     ) -> None:
         tid = protocol.new_id()
         options = self.settings.gateway.audio_start_options
@@ -201,7 +208,11 @@ class Conversation(Replies):
                 **(options or {}),
                 "stt": {**((options or {}).get("stt") or {}), **self.followup_options},
             }
-        self.turn = Turn(tid, reason, start, speech_started=speech_started)
+        if reason == "followup":
+            wake_word = self.followup_wake_word
+        if wake_word is not None:  # an extension: gateways ignore option keys they do not know
+            options = {**(options or {}), "wake_word": wake_word}
+        self.turn = Turn(tid, reason, start, speech_started=speech_started, wake_word=wake_word)
         if self.p.recorder:
             self.p.recorder.begin(tid, reason)
         if not self.streamer.start(tid, start, options, skip=skip):

@@ -49,6 +49,8 @@ class Turn:
     prompt: protocol.Prompt | None = None
     texts: list[str] = field(default_factory=list)
     fed_bytes: int = 0
+    wake_word: str | None = None
+    """The wake word that opened this turn (a follow-up keeps its turn's); None: a button."""
 
 
 class TurnBase:
@@ -64,6 +66,8 @@ class TurnBase:
         self.turn: Turn | None = None
         self.endpointer: Endpointer | None = None
         self.followup_options: dict[str, Any] | None = None
+        self.followup_wake_word: str | None = None
+        """The wake word of the turn a follow-up follows (``audio_start``'s ``wake_word``)."""
         self.deadline: float | None = None
         self.muted = False  # the microphone, by the control socket: no wake word, no turns
         self.gateway_speaks: bool | None = None
@@ -122,6 +126,7 @@ class TurnBase:
         if turn and turn.prompt and not self.source_ended:
             self.p.events.emit("followup", id=turn.id)
             self.followup_options = turn.prompt if isinstance(turn.prompt, dict) else None
+            self.followup_wake_word = turn.wake_word
             if self.p.recorder:
                 self.p.recorder.end()
             self.turn = None
@@ -163,6 +168,7 @@ class TurnBase:
         self.endpointer = None
         self.deadline = None
         self.followup_options = None
+        self.followup_wake_word = None
         self.p.set_speaking(False)
         self._set_state(State.IDLE)
         if self.source_ended:

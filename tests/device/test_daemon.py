@@ -97,9 +97,13 @@ def test_wake_reply_followup_then_idle(tmp_path: Path, dialog, form: str) -> Non
         for off, t, (begin, stop) in ((off1, t1, starts[3:5]), (off2, t2, starts[5:7])):
             last = begin + spoken_extent(source[begin:stop])[1]
             assert 0 < off + len(t.samples) - last <= (700 + 100) * 16
-        assert t1.options is None
+        # The wake word that opened the turn goes in audio_start's options (routing by
+        # wake word), and the follow-up keeps the name of the turn it follows.
+        assert t1.options == {"wake_word": "hey_jarvis"}
         if form == "object-prompt":
-            assert t2.options == {"stt": {"language": "en-GB"}}
+            assert t2.options == {"stt": {"language": "en-GB"}, "wake_word": "hey_jarvis"}
+        else:
+            assert t2.options == {"wake_word": "hey_jarvis"}
     names = events.names()
     assert names.index("wake") < names.index("audio_start") < names.index("audio_end")
     assert [f["reason"] for f in events.of("listening")] == ["wake", "followup"]

@@ -58,6 +58,7 @@ def test_press_mode_vad_ends_and_led_follows(
             assert events.wait(lambda e: daemon.parts.gpio.led.pattern == "off", 10)
         assert events.of("audio_end")[0]["reason"] == "vad"
         assert len(gw.transactions) == 1
+        assert gw.transactions[0].options is None  # a button turn names no wake word
 
 
 def test_press_again_ends_the_utterance(pins: MockFactory, question: Path, tmp_path: Path) -> None:

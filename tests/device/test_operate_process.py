@@ -145,6 +145,9 @@ def test_a_turn_reaches_the_hook_in_order_and_counts_in_the_metrics_and_ctl_work
                          result="ok") == 1
             # No wake word this time: the wake latency was not observed again.
             assert value(after2, "voice_agent_wake_to_first_audio_seconds_count") == 1
+            # ... and audio_start named the wake word of the first turn only.
+            assert [t.options for t in gw.transactions[:2]] == [{"wake_word": "hey_jarvis"},
+                                                                None]
 
             # --- bad requests: a clear error each, on the same connection, which stays up
             with client(sock) as c:

@@ -121,6 +121,10 @@ class HomeAssistantAgent:
         return HomeAssistantSession(self.connection, self.settings, peer,
                                     self._conversations, self._chain_for, for_tool=for_tool)
 
+    def tool_session(self, peer: Peer) -> HomeAssistantSession:
+        """The session the LLM's ``home_assistant`` tool speaks through (``for_tool``)."""
+        return self.connect(peer, for_tool=True)
+
     def watch_phrases(self, watcher: PhrasesWatcher) -> None:
         """Call ``watcher(agent)`` after each new set of phrases."""
         self._watchers.append(watcher)
