@@ -33,9 +33,11 @@ GATE_DBFS = -55.0  # wake.noise_gate_dbfs's default
 ROOM_FLOORS = (-70.0, -60.0, -50.0, -45.0)  # steady rooms for 2a
 MODELS = ["hey_jarvis"]
 STEPS = (
-    "cpu", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring", "home_assistant",
+    "cpu", "listening", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring",
+    "home_assistant",
 )
-EXTRA_STEPS = ("slowboard",)  # only when asked for with --only (root, minutes, own section)
+# Run only when named in --only; each writes its own section of docs/benchmarks.md.
+ONLY_STEPS = ("openvocab", "slowboard")
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -190,7 +192,7 @@ def main() -> int:
                              "none with --quick)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="CPU runs of each kind, the lowest kept (default 2; 1 with --quick)")
-    parser.add_argument("--only", nargs="+", choices=STEPS + EXTRA_STEPS, default=list(STEPS),
+    parser.add_argument("--only", nargs="+", choices=STEPS + ONLY_STEPS, default=list(STEPS),
                         help="run only these parts (no table is written unless --out)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()
@@ -208,6 +210,7 @@ def main() -> int:
     from benchmarks.gateway import start_gateway
     from benchmarks.home_assistant import ha_rows
     from benchmarks.llm import llm_rows
+    from benchmarks.openvocab import openvocab_rows
     from benchmarks.replies import reply_rows
     from benchmarks.ring import ring_rows
     from benchmarks.slowboard import bench_step
@@ -246,13 +249,15 @@ def main() -> int:
             "soak": lambda: run_soak(gateway.url, workdir, turns, gateway.transactions),
             "replies": lambda: reply_rows(args.quick),
             "cloud": lambda: cloud_rows(args.quick),
+            "listening": lambda: listening_step(gateway.url, workdir, args),
             "wyoming": lambda: wyoming_rows(args.quick),
             "llm": lambda: llm_rows(args.quick),
             "ring": lambda: ring_rows(args.quick),
             "home_assistant": lambda: ha_rows(args.quick),  # needs .venv-ha (setup.sh --test)
-            "slowboard": lambda: bench_step(args.quick),
+            "openvocab": lambda: openvocab_rows(args.quick, write=not args.quick),
+            "slowboard": lambda: bench_step(args.quick),  # root: a cgroup; its own section
         }
-        for name in STEPS + EXTRA_STEPS:
+        for name in STEPS + ONLY_STEPS:
             if name not in args.only:
                 continue
             new = steps[name]()
@@ -273,10 +278,10 @@ def main() -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         why = "".join(WHY[r.key] for r in rows if r.passed is False and r.key in WHY)
         notes = NOTES + ("\n## Targets not met\n" + why if why else "")
-        # The slow board's section and scripts/bench_echo.py's echo section end the
+        # The listening, slow-board and echo sections (scripts/bench_echo.py) end the
         # file, in that order, each written by its own step: keep them.
         old = out.read_text() if out.exists() else ""
-        marks = [old.find(m) for m in (SLOW_MARK, ECHO_MARK) if m in old]
+        marks = [old.find(m) for m in (LISTENING_MARK, SLOW_MARK, ECHO_MARK) if m in old]
         kept = old[min(marks):] if marks else ""
         out.write_text(markdown(rows, command.strip(), took, notes) + ("\n" + kept if kept else ""))
         print(f"table written to {out}")
@@ -284,7 +289,25 @@ def main() -> int:
 
 
 ECHO_MARK = "<!-- echo cancellation: scripts/bench_echo.py -->"
+LISTENING_MARK = "<!-- listening overhead: scripts/benchmarks/listening.py -->"
 SLOW_MARK = "<!-- slow board: scripts/benchmarks/slowboard.py -->"
+
+
+def listening_step(url: str, workdir: Path, args: argparse.Namespace) -> list[Row]:
+    """Rows 1d/1e (daemon vs bare loop, both engines); their section of docs/benchmarks.md."""
+    from bench_wake import talk_clip
+    from benchmarks.listening import catch_up_rows, overhead_rows, section, write_section
+
+    talk = talk_clip()
+    if args.quick:
+        talk = talk[: 16000 * 5]
+    rows, profiles, bare = overhead_rows(
+        url, workdir, talk, GATE_DBFS, args.repeats, profile=not args.quick
+    )
+    rows += catch_up_rows(2 if args.quick else 5)
+    if not args.quick:
+        write_section(REPO / "docs" / "benchmarks.md", section(rows, profiles, bare))
+    return rows
 
 
 if __name__ == "__main__":

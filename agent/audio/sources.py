@@ -135,7 +135,9 @@ class FileSource:
             )
         self.channel = channel
         self._conv = Converter(self._file.samplerate, 1, 0, frame_samples)
-        self._block = math.ceil(frame_samples * self._file.samplerate / SAMPLE_RATE)
+        # Eight frames per read: libsndfile's per-call cost is most of a small read's,
+        # and the frames are paced one by one anyway (realtime), so reading ahead is free.
+        self._block = 8 * math.ceil(frame_samples * self._file.samplerate / SAMPLE_RATE)
         self._ready: deque[Frame] = deque()
         self._eof = False
         self._closed = threading.Event()

@@ -125,6 +125,7 @@ def _audio(r: Reader) -> AudioSettings:
         output=audio_output,
         chunk_ms=cast(int, chunk_ms),
         echo_cancel=_echo_cancel(r),
+        echo_suppression=r.boolean("echo_suppression", _D.audio.echo_suppression),
         noise_suppression=r.boolean("noise_suppression", _D.audio.noise_suppression),
         auto_gain=r.boolean("auto_gain", _D.audio.auto_gain),
     )

@@ -198,6 +198,10 @@ class ReplySender:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    async def finish_current(self) -> None:
+        """Let the reply in flight (if any) go out at once and wait until it has."""
+        await self._finish_previous()
+
     async def _finish_previous(self) -> None:
         task = self._task
         if task is not None and not task.done():

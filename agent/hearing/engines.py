@@ -30,6 +30,7 @@ class Scorer(Protocol):
 
     window_frames: int
     labels: dict[str, str]
+    needs_audio: bool
 
     @property
     def default_thresholds(self) -> dict[str, float]: ...

@@ -23,6 +23,8 @@ from agent.hearing.speex import SpeexEchoCanceller
 
 log = logging.getLogger(__name__)
 
+RESIDUAL_DB = -40  # audio.echo_suppression: the residual echo suppressor's attenuation
+
 
 class ProcessingSettings(Protocol):
     """The fields of the ``audio`` settings the front end reads."""
@@ -32,6 +34,9 @@ class ProcessingSettings(Protocol):
 
     @property
     def echo_cancel_on(self) -> bool: ...
+
+    @property
+    def echo_suppression(self) -> bool: ...
 
     @property
     def noise_suppression(self) -> bool: ...
@@ -67,7 +72,10 @@ def build_front_end(settings: ProcessingSettings, sink: Sink) -> FrontEnd:
     canceller = None
     if aec:
         try:
-            canceller = SpeexEchoCanceller()
+            # Residual suppression: -40 dB with no one speaking, -10 dB under the near end
+            # (the settings the benchmark measured; scripts/bench_echo_rooms.py "res").
+            residual = RESIDUAL_DB if settings.echo_suppression else None
+            canceller = SpeexEchoCanceller(residual_db=residual)
         except ApmUnavailable as exc:
             if settings.echo_cancel != "auto":
                 raise ApmUnavailable(f"audio.echo_cancel: {exc}") from exc
@@ -85,7 +93,9 @@ def build_front_end(settings: ProcessingSettings, sink: Sink) -> FrontEnd:
     tapped: Sink = ReferenceTap(sink, timeline) if timeline is not None else sink
     processor = CaptureProcessor(canceller, cleaner, timeline)
     log.info(
-        "capture processing: echo cancel %s, noise suppression %s, auto gain %s",
-        "on" if canceller else "off", "on" if ns else "off", "on" if agc else "off",
+        "capture processing: echo cancel %s%s, noise suppression %s, auto gain %s",
+        "on" if canceller else "off",
+        " with residual echo suppression" if canceller and canceller.residual_db else "",
+        "on" if ns else "off", "on" if agc else "off",
     )
     return FrontEnd(processor, tapped)

@@ -22,6 +22,9 @@ WARMUP_FRAMES = 5
 class OwwScorer:
     """openWakeWord classifiers on one melspectrogram + embedding pipeline."""
 
+    #: The gate keeps the raw audio of the window: :meth:`catch_up` replays it.
+    needs_audio = True
+
     def __init__(self, specs: list[ModelSpec]) -> None:
         self.classifiers = [Classifier(s) for s in specs]
         #: Frames of audio one score depends on.

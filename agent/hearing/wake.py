@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "hey_rhasspy")
 DEFAULT_THRESHOLD = 0.5
+_EMPTY = np.zeros(0, dtype=np.int16)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,11 @@ class WakeDetector:
         if gate is None and noise_gate_dbfs is not None:
             gate = SilenceGate("fixed", noise_gate_dbfs)
         self.gate = gate
+        # Only openWakeWord rebuilds its state from the raw audio of the window; with
+        # microWakeWord alone (it keeps its own features) the gate's ring is not kept.
+        self._keep_audio = any(getattr(s, "needs_audio", True) for s in self.scorers)
+        self._labels = [(label, model) for s in self.scorers for label, model in s.labels.items()]
+        self._zeros = dict.fromkeys(self.model_names, 0.0)
         self._speaking = False
         #: Scores of the last 80 ms frame, by model (or class) name; 0.0 when skipped.
         self.last_scores: dict[str, float] = {}
@@ -241,7 +247,7 @@ class WakeDetector:
             scorer.reset()
         if self.gate is not None:
             self.gate.reset()
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending = _EMPTY
         self._ring: deque[np.ndarray] = deque(maxlen=self.window_frames)
         self._quiet_run = 0  # consecutive quiet frames, ending at the last one
         # True while the engines have seen every frame of the current window. At the
@@ -271,8 +277,10 @@ class WakeDetector:
         detections: list[Detection] = []
         for offset in range(0, whole, FRAME_SAMPLES):
             chunk = samples[offset : offset + FRAME_SAMPLES]
-            detections.extend(self._frame(chunk, start + offset + FRAME_SAMPLES))
-        self._pending = samples[whole:].copy()
+            found = self._frame(chunk, start + offset + FRAME_SAMPLES)
+            if found:
+                detections.extend(found)
+        self._pending = samples[whole:].copy() if whole < samples.size else _EMPTY
         return detections
 
     def _frame(self, frame: np.ndarray, end: int) -> list[Detection]:
@@ -281,7 +289,7 @@ class WakeDetector:
             self.frames_skipped += 1
             for scorer in self.scorers:
                 scorer.skip(frame)
-            self.last_scores = dict.fromkeys(self.model_names, 0.0)
+            self.last_scores = self._zeros.copy()
             return self._detect(end)  # never detects on zeros, but re-arms as ungated would
         self.last_skipped = False
         self.frames_scored += 1
@@ -301,17 +309,20 @@ class WakeDetector:
                 self._live = False  # the whole window is quiet: stop until sound returns
                 log.debug("wake gate closed (%s)", self.gate.describe())
             else:
-                self._ring.append(frame.copy())  # the caller may reuse its buffer
+                if self._keep_audio:
+                    self._ring.append(frame.copy())  # the caller may reuse its buffer
                 return True
         if not loud:
-            self._ring.append(frame.copy())
+            if self._keep_audio:
+                self._ring.append(frame.copy())
             return False
         # Sound is back. The ring holds the window_frames - 1 frames before this one
         # (with it, all that this frame's score depends on): each engine rebuilds its
         # state from them, then scores this frame as the ungated run would.
         history = list(self._ring)[-(self.window_frames - 1) :]
         replayed = sum(scorer.catch_up(history) for scorer in self.scorers)
-        self._ring.append(frame.copy())
+        if self._keep_audio:
+            self._ring.append(frame.copy())
         self.catch_ups += 1
         self.catch_up_model_frames += replayed
         self.last_catch_up_model_frames = replayed
@@ -321,28 +332,37 @@ class WakeDetector:
 
     def _detect(self, end: int) -> list[Detection]:
         found: list[Detection] = []
-        for scorer in self.scorers:
-            for label, model in scorer.labels.items():
-                score = self.last_scores[label]
-                threshold = self.threshold_for(label, model)
-                if end < self._blocked_until.get(label, end):
-                    continue  # refractory period
-                if label in self._disarmed:
-                    # A score still high after the period is the same word lingering in
-                    # the model's window: wait for it to fall below the threshold first.
-                    if score < threshold:
-                        self._disarmed.discard(label)
+        thresholds = self._threshold_map()
+        for label, _model in self._labels:
+            score = self.last_scores[label]
+            threshold = thresholds[label]
+            if end < self._blocked_until.get(label, end):
+                continue  # refractory period
+            if label in self._disarmed:
+                # A score still high after the period is the same word lingering in
+                # the model's window: wait for it to fall below the threshold first.
+                if score < threshold:
+                    self._disarmed.discard(label)
+                continue
+            if self._speaking:
+                if self.speaking_threshold is None:
                     continue
-                if self._speaking:
-                    if self.speaking_threshold is None:
-                        continue
-                    threshold = max(threshold, self.speaking_threshold)
-                if score >= threshold:
-                    self._blocked_until[label] = end + self.refractory_samples
-                    self._disarmed.add(label)
-                    found.append(Detection(label, score, end))
-        found.sort(key=lambda d: -d.score)
+                threshold = max(threshold, self.speaking_threshold)
+            if score >= threshold:
+                self._blocked_until[label] = end + self.refractory_samples
+                self._disarmed.add(label)
+                found.append(Detection(label, score, end))
+        if len(found) > 1:
+            found.sort(key=lambda d: -d.score)
         return found
+
+    def _threshold_map(self) -> dict[str, float]:
+        """Each label's threshold, worked out once (the settings do not change)."""
+        cached: dict[str, float] | None = getattr(self, "_thresholds_by_label", None)
+        if cached is None:
+            cached = {label: self.threshold_for(label, model) for label, model in self._labels}
+            self._thresholds_by_label = cached
+        return cached
 
 
 def _entry_name(model: str) -> str:

@@ -135,15 +135,15 @@ def test_set_timer_through_a_tool_call_starts_a_real_timer(server: OpenAIStandIn
     parts = run(go())
     data = [p for p in parts if isinstance(p, Data)]
     assert len(data) == 1 and data[0].fields["timer"]["event"] == "started"
-    assert data[0].fields["timer"]["name"] == "five second"
+    assert data[0].fields["timer"]["name"] == "five-second"
     assert data[0].fields["timer"]["seconds"] == 5
     running = book.running()
-    assert [c["name"] for c, _ in running] == ["five second"]
+    assert [c["name"] for c, _ in running] == ["five-second"]
     assert said(parts) == ["Your five second timer is running."]
     second = server.requests[-1].messages
     assert second[-2]["role"] == "assistant" and \
         second[-2]["tool_calls"][0]["function"]["name"] == "set_timer"
-    assert second[-1]["role"] == "tool" and "five second" in second[-1]["content"]
+    assert second[-1]["role"] == "tool" and "five-second" in second[-1]["content"]
     assert second[-1]["tool_call_id"] == second[-2]["tool_calls"][0]["id"]
 
 

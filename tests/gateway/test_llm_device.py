@@ -128,10 +128,10 @@ def test_device_gateway_and_model_time_question_follow_up_timer(
         .user_texts[0]  # the question's turn is in the history of the follow-up
     assert follow.messages[-1]["role"] == "user"
     answer = standin.requests[2].messages
-    assert answer[-1]["role"] == "tool" and "five second" in answer[-1]["content"]
+    assert answer[-1]["role"] == "tool" and "five-second" in answer[-1]["content"]
     timers = [(e["timer_event"], e["name"]) for e in device.of("timer")]
-    assert ("started", "five second") in timers and ("finished", "five second") in timers
-    assert device.of("announcement")[0]["text"] == "Your five second timer is done."
+    assert ("started", "five-second") in timers and ("finished", "five-second") in timers
+    assert device.of("announcement")[0]["text"] == "Your five-second timer is done."
     # The key went to the server, and into no log line, at debug level.
     assert all(r.headers["Authorization"] == f"Bearer {KEY}" for r in standin.requests)
     text = log.read_text()

@@ -203,8 +203,8 @@ def test_a_timer_set_by_the_model_rings_like_the_skills_timers(
         done = read_reply(ws, timeout=20)  # the announcement
     assert set_.response.data["dialog"] == "llm"
     started = set_.response.data["timer"]
-    assert started["event"] == "started" and started["name"] == "one second"
+    assert started["event"] == "started" and started["name"] == "one-second"
     assert set_.text.text == "Your timer is running."
-    assert done.text.text == "Your one second timer is done."
+    assert done.text.text == "Your one-second timer is done."
     assert done.response.data["timer"] == {**started, "event": "finished"}
     assert len(done.reply_audio) > 16000

@@ -120,3 +120,34 @@ def test_gate_gives_identical_scores_with_micro() -> None:
     for was_skipped, ours, theirs in zip(skipped, scores, ref_scores, strict=True):
         if not was_skipped:
             assert ours == theirs
+
+
+def test_scores_are_pymicro_wakewords_own_bit_for_bit() -> None:
+    """The scorer's own streaming loop gives exactly what the library's public API gives.
+
+    Reference: ``MicroWakeWordFeatures.process_streaming`` on each 80 ms frame and
+    ``MicroWakeWord.process_streaming_prob`` on each feature; a frame's score is the
+    highest probability its features produced. Wake words, talk and silence, four models.
+    """
+    from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures
+
+    audio = np.concatenate(
+        (silence(1), load("wake_alexa.wav"), load("negative_office_talk_34s.wav")[: 16000 * 6],
+         load("wake_hey_mycroft.wav"), silence(0.5))
+    )
+    audio = audio[: audio.size // 1280 * 1280]
+    specs = [resolve_micro(name) for name in MICRO]
+    features = MicroWakeWordFeatures()
+    models = [MicroWakeWord.from_config(s.manifest) for s in specs]
+    reference = []
+    for i in range(0, audio.size, 1280):
+        feats = list(features.process_streaming(audio[i : i + 1280].tobytes()))
+        reference.append({
+            s.name: max([0.0] + [float(m.process_streaming_prob(f) or 0.0) for f in feats])
+            for s, m in zip(specs, models, strict=True)
+        })
+    detector = WakeDetector(MICRO, engine="micro")
+    ours = run(detector, audio)[1]
+    assert len(ours) == len(reference)
+    assert ours == reference  # == on floats: bit for bit
+    assert max(max(r.values()) for r in reference) > 0.9  # the wake words scored

@@ -1,7 +1,7 @@
 """A stand-in for an OpenAI-compatible chat completions server, on 127.0.0.1.
 
 Written from the published API (OpenAI's chat completions reference, which
-Ollama's ``/v1``, llama.cpp's server and vLLM follow; ../shared/docs/agents-and-wyoming.md):
+Ollama's ``/v1``, llama.cpp's server and vLLM follow):
 ``POST /v1/chat/completions`` with ``model``, ``messages``, ``tools``,
 ``max_tokens``, ``temperature`` and ``stream``. Streamed, it answers
 server-sent events, one ``chat.completion.chunk`` per ``data:`` line, then

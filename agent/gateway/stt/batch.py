@@ -47,7 +47,12 @@ class BatchStream(StreamBase):
                 reason, end = "no_speech", self.samples
                 break
         pcm = bytes(self._pcm if end is None else self._pcm[: 2 * end])
-        result = await self._pool.transcribe(pcm, engine=self.engine, search=self.context.search)
+        result = await self._pool.transcribe(
+            pcm,
+            engine=self.engine,
+            search=self.context.search,
+            open_vocabulary=self.context.open_vocabulary,
+        )
         if end is not None:
             self.samples = end  # the utterance ended there; later audio is not transcribed
         self._final(result, reason)

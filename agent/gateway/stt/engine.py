@@ -41,6 +41,10 @@ class SttEngine(Protocol):
 
     name: str
 
-    def transcribe(self, pcm: bytes, search: str | None = None) -> Transcript:
-        """Recognise one utterance; ``search`` names the grammar (None: the general model)."""
+    def transcribe(
+        self, pcm: bytes, search: str | None = None, open_vocabulary: bool = False
+    ) -> Transcript:
+        """Recognise one utterance; ``search`` names the grammar (None: the general model);
+        ``open_vocabulary``: free speech must be heard too, not only the grammar's phrases
+        (:attr:`~agent.gateway.stt.stream.StreamContext.open_vocabulary`)."""
         ...

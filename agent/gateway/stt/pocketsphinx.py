@@ -12,7 +12,20 @@ The pocketsphinx engine (its English model ships in the wheel, offline):
    difference per speech frame says how well the grammar explains the sound,
    mapped to a 0..1 confidence;
 3. falls back to the general language model when the grammar gives no full
-   sentence, a low confidence, or explains only a small part of the speech.
+   sentence, a low confidence, or explains only a small part of the speech;
+4. with ``open_vocabulary`` (an agent of the chain takes free text), the
+   general model replaces step 2 as the grammar's competitor: a grammar
+   always returns *one of its sentences*, and "why is the sky blue" comes out
+   as "what is the time" with a confidence of 0.97, because the phone loop of
+   step 2 is a weak competitor. Both word sequences (the grammar's full
+   sentence, trusted by step 2 or not, and the model's words) are then
+   force-aligned to the same audio, and the language model's words are taken
+   only when they explain the sound better by more than
+   :data:`OPEN_VOCABULARY_MARGIN`: the bias that keeps the skills' exact
+   phrases (see :meth:`PocketsphinxEngine._grammar_wins`). The model listens
+   to the speech with :data:`FREE_MARGIN_S` around it, in a single-pass search
+   made on first use (:meth:`PocketsphinxEngine._free`). Without
+   ``open_vocabulary`` nothing of this runs.
 
 Two details matter for synthetic speech: digital silence (exact zeros)
 derails the acoustic model, so a seeded noise floor at about -50 dBFS is
@@ -28,7 +41,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,6 +58,20 @@ MIN_COVERAGE = 0.5  # share of detected speech the grammar's words must span
 _CONF_CENTRE = -30.0  # grammar-minus-phone-loop score per frame at confidence 0.5
 _CONF_SCALE = 6.0
 _CUT_MARGIN = 1600  # samples kept around the words when scoring them (0.1 s)
+OPEN_VOCABULARY_MARGIN = 1000
+"""How much better (acoustic log score of a forced alignment, in the decoder's
+score units, over the whole utterance) the general model's words must explain an
+utterance than the grammar's sentence to be taken over it with ``open_vocabulary``.
+Measured on espeak-ng speech in two voices (scripts/benchmarks/openvocab.py):
+every skill phrase the grammar heard right was beaten by at most 765, every open
+question the grammar forced onto a phrase by 1,297 or more (1,454 or more where the
+phone loop doubted the phrase), except where the model heard the question badly too
+("tell me a joke" -> "do we all jump": 287)."""
+FREE_MARGIN_S = 0.3
+"""Audio kept around the detected speech when the general model listens with open
+vocabulary: the 1 s margins the grammar is tuned with cost the model CPU and
+give it room for extra words (measured on the en-us questions: word error rate
+35 % -> 26 %, CPU -22 %)."""
 LEAD_S = 1.0  # audio kept before the first detected speech
 TRAIL_S = 1.0  # and after the last
 
@@ -61,6 +88,15 @@ def add_noise_floor(pcm: bytes, target_rms: float = NOISE_FLOOR_RMS) -> bytes:
     noise = np.random.default_rng(0).standard_normal(len(samples))
     mixed = samples + math.sqrt(target_rms**2 - floor**2) * noise
     return np.clip(np.round(mixed), -32768, 32767).astype("<i2").tobytes()
+
+
+class _Heard(NamedTuple):
+    """A full grammar sentence (trusted or not: ``confidence``) and the audio it was heard in."""
+
+    text: str
+    confidence: float
+    pcm: bytes
+    mask: np.ndarray
 
 
 def _logistic(score_per_frame: float) -> float:
@@ -80,6 +116,7 @@ class PocketsphinxEngine:
         # and general language model from the wheel (search "_default").
         self._decoder: Any = Decoder(loglevel="FATAL")
         self._lm_search = self._decoder.current_search()
+        self._free_search: str | None = None  # made on first use: ~45 MB
         for word, phones in {**WAKE_PRONUNCIATIONS, **pronunciations}.items():
             if self._decoder.lookup_word(word) is None:
                 self._decoder.add_word(word, phones, True)
@@ -108,6 +145,24 @@ class PocketsphinxEngine:
         self._decoder.add_fsg(search, fsg)  # a search of the same name is replaced
         self._fsgs[search] = fsg
 
+    def _free(self) -> str:
+        """The general model's search for open vocabulary, made on first use.
+
+        The same model in one pass: without the flat-lexicon second pass
+        (``fwdflat``) it costs ~25 % less CPU for the same word error rate on
+        the benchmark's questions; the fallback keeps its own search, unchanged.
+        It costs ~45 MB per worker, so a gateway whose chains take no free text
+        never makes it."""
+        if self._free_search is None:
+            d = self._decoder
+            d.config["fwdflat"] = False  # read when a search is made
+            try:
+                d.add_lm("_free", d.get_lm(self._lm_search))
+            finally:
+                d.config["fwdflat"] = True
+            self._free_search = "_free"
+        return self._free_search
+
     def _missing_words(self, jsgf: str) -> list[str]:
         import re
 
@@ -117,8 +172,21 @@ class PocketsphinxEngine:
 
     def _decode(self, search: str, pcm: bytes) -> tuple[str | None, list[Any]]:
         """(hypothesis, word segments); the path score is left in ``_last_score``."""
+        self._decoder.activate_search(search)
+        return self._run(pcm)
+
+    def _align(self, text: str, pcm: bytes) -> int | None:
+        """The path score of ``text`` force-aligned to ``pcm`` (None: it cannot be)."""
+        try:
+            self._decoder.set_align_text(text)  # activates the alignment search
+        except RuntimeError:
+            return None
+        hyp, _ = self._run(pcm)
+        return None if hyp is None else self._last_score
+
+    def _run(self, pcm: bytes) -> tuple[str | None, list[Any]]:
+        """Decode ``pcm`` with the active search (see :meth:`_decode`)."""
         d = self._decoder
-        d.activate_search(search)
         d.reinit_feat()  # forget the previous utterance's noise estimate
         d.start_utt()
         d.process_raw(pcm, full_utt=True)
@@ -131,8 +199,12 @@ class PocketsphinxEngine:
         self._last_score = int(self._logmath.log(hyp.score))
         return hyp.hypstr, list(d.seg())
 
-    def transcribe(self, pcm: bytes, search: str | None = None) -> Transcript:
-        """Recognise ``pcm`` (s16le 16 kHz mono) with grammar ``search``, else the LM."""
+    def transcribe(
+        self, pcm: bytes, search: str | None = None, open_vocabulary: bool = False
+    ) -> Transcript:
+        """Recognise ``pcm`` (s16le 16 kHz mono) with grammar ``search``, else the LM;
+        ``open_vocabulary``: the LM's words win over a grammar sentence they explain
+        clearly better (see the module docs)."""
         started = time.perf_counter()
         pcm = pcm[: len(pcm) - len(pcm) % 2]
         audio_s = len(pcm) / (2 * RATE)
@@ -146,34 +218,77 @@ class PocketsphinxEngine:
 
         if len(pcm) < FRAME * 2 * 5:
             return done("", 0.0, "none")
-        if search is not None and search in self._fsgs:
-            # A device's pre-roll may open with the tail of its wake word: try the
-            # grammar from the first pause on as well, and keep the surer answer
-            # ("...vis | turn on the lights" fits "is the ceiling fan on" at 0.67 as a
-            # whole, and its true sentence at 0.97 without the fragment).
-            best = self._best_sentence(search, pcm, mask)
-            if best is not None:
-                return done(*best, "grammar")
-        elif search is not None:
-            log.warning("no grammar named %r; using the general model", search)
-        text, _ = self._decode(self._lm_search, pcm)
-        if not text:
-            return done("", 0.0, "none")
-        posterior = float(self._decoder.get_prob())
-        return done(text, posterior if math.isfinite(posterior) else 0.0, "lm")
+        heard = self._grammar_pass(search, pcm, mask)
+        if open_vocabulary:
+            return done(*self._open_vocabulary(heard, pcm, mask))
+        if heard is not None and heard.confidence >= MIN_CONFIDENCE:
+            return done(heard.text, heard.confidence, "grammar")
+        return done(*self._general(self._lm_search, pcm))
 
-    def _best_sentence(
-        self, search: str, pcm: bytes, mask: np.ndarray
-    ) -> tuple[str, float] | None:
-        """The grammar's surest full sentence, with and without a leading fragment."""
-        best: tuple[str, float] | None = None
+    def _general(self, search: str, pcm: bytes) -> tuple[str, float, str]:
+        """(text, confidence, source) from a general-model ``search``."""
+        text, _ = self._decode(search, pcm)
+        if not text:
+            return "", 0.0, "none"
+        posterior = float(self._decoder.get_prob())
+        return text, posterior if math.isfinite(posterior) else 0.0, "lm"
+
+    def _open_vocabulary(
+        self, heard: _Heard | None, pcm: bytes, mask: np.ndarray
+    ) -> tuple[str, float, str]:
+        """(text, confidence, source): the general model's words, unless the grammar
+        heard a full sentence that they do not clearly beat. Here the model is the
+        grammar's competitor, in place of the phone loop's confidence: a sentence
+        the phone loop doubts may still stand ("hello" against the model's "the
+        load"), and one it trusts may fall ("what is the time" for "why is the
+        sky blue")."""
+        if heard is not None:  # the audio the grammar heard it in (pre-roll cut off)
+            pcm, mask = heard.pcm, heard.mask
+        pcm, _ = _around_speech(pcm, mask, FREE_MARGIN_S)
+        general = self._general(self._free(), pcm)
+        if heard is not None and self._grammar_wins(heard.text, general[0], pcm):
+            return heard.text, heard.confidence, "grammar"
+        return general
+
+    def _grammar_pass(self, search: str | None, pcm: bytes, mask: np.ndarray) -> _Heard | None:
+        """The surest full sentence grammar ``search`` hears in ``pcm`` (trusted when
+        its confidence is at least :data:`MIN_CONFIDENCE`); None when there is none."""
+        if search is None:
+            return None
+        if search not in self._fsgs:
+            log.warning("no grammar named %r; using the general model", search)
+            return None
+        # A device's pre-roll may open with the tail of its wake word: try the
+        # grammar from the first pause on as well, and keep the surer answer
+        # ("...vis | turn on the lights" fits "is the ceiling fan on" at 0.67 as a
+        # whole, and its true sentence at 0.97 without the fragment).
+        best: _Heard | None = None
         for part, part_mask in (pcm, mask), *_after_leading_fragment(pcm, mask):
             text, segs = self._decode(search, part)
             if text and self._fsgs[search].accept(text):
                 confidence = self._confidence(search, text, segs, part, part_mask)
-                if confidence >= MIN_CONFIDENCE and (best is None or confidence > best[1]):
-                    best = (text, confidence)
+                if best is None or confidence > best.confidence:
+                    best = _Heard(text, confidence, part, part_mask)
         return best
+
+    def _grammar_wins(self, sentence: str, words: str, pcm: bytes) -> bool:
+        """True unless the general model's ``words`` explain ``pcm`` better than the
+        grammar's ``sentence`` by more than :data:`OPEN_VOCABULARY_MARGIN`.
+
+        Each is force-aligned to the same audio, so the two scores are acoustic
+        only and come from the same kind of search (the decoders' own path
+        scores are not comparable: the language model's includes its word
+        probabilities, and each search normalises by its own active senones).
+        The difference is a log-likelihood ratio: summed over the utterance, not
+        averaged per frame (evidence adds up; measured, the total separates the
+        two kinds of utterance where the average per frame barely does).
+        """
+        if not words or strip_wake(words) == strip_wake(sentence):
+            return True
+        ours, theirs = self._align(sentence, pcm), self._align(words, pcm)
+        if ours is None or theirs is None:
+            return theirs is None
+        return theirs - ours <= OPEN_VOCABULARY_MARGIN
 
     def _confidence(
         self, search: str, text: str, segs: list[Any], pcm: bytes, mask: np.ndarray
@@ -251,10 +366,17 @@ def _after_leading_fragment(pcm: bytes, mask: np.ndarray) -> list[tuple[bytes, n
 
 def _trim(pcm: bytes) -> tuple[bytes, np.ndarray]:
     """``pcm`` cut to the detected speech plus margins, and its speech mask."""
-    mask = speech_mask(pcm)
+    return _around_speech(pcm, speech_mask(pcm), LEAD_S, TRAIL_S)
+
+
+def _around_speech(
+    pcm: bytes, mask: np.ndarray, lead_s: float, trail_s: float | None = None
+) -> tuple[bytes, np.ndarray]:
+    """``pcm`` cut to the speech of ``mask`` (its frames) with margins, and the mask."""
     if not mask.any():
         return pcm, mask
     frames = np.flatnonzero(mask)
-    first = max(0, int(frames[0]) * FRAME - int(LEAD_S * RATE))
-    last = min(len(pcm) // 2, (int(frames[-1]) + 1) * FRAME + int(TRAIL_S * RATE))
+    first = max(0, int(frames[0]) * FRAME - int(lead_s * RATE))
+    tail = lead_s if trail_s is None else trail_s
+    last = min(len(pcm) // 2, (int(frames[-1]) + 1) * FRAME + int(tail * RATE))
     return pcm[2 * first : 2 * last], mask[first // FRAME : last // FRAME]

@@ -56,12 +56,16 @@ def _engine(name: str) -> SttEngine:
 
 
 def _transcribe(
-    engine: str, pcm: bytes, search: str | None, update: tuple[int, str] | None = None
+    engine: str,
+    pcm: bytes,
+    search: str | None,
+    update: tuple[int, str] | None = None,
+    open_vocabulary: bool = False,
 ) -> Transcript:
     stt = _engine(engine)
     if search is not None and update is not None:
         _refresh(stt, engine, search, update)
-    return stt.transcribe(pcm, search)
+    return stt.transcribe(pcm, search, open_vocabulary)
 
 
 def _refresh(stt: SttEngine, engine: str, search: str, update: tuple[int, str]) -> None:
@@ -145,16 +149,21 @@ class SttPool:
         log.debug("speech to text: %d worker(s) loaded", len(seen))
 
     async def transcribe(
-        self, pcm: bytes, *, engine: str | None = None, search: str | None = None
+        self,
+        pcm: bytes,
+        *,
+        engine: str | None = None,
+        search: str | None = None,
+        open_vocabulary: bool = False,
     ) -> Transcript:
-        """Recognise one utterance in a worker (raises SttError)."""
+        """Recognise one utterance in a worker (raises SttError); ``open_vocabulary``:
+        see :attr:`~agent.gateway.stt.stream.StreamContext.open_vocabulary`."""
         loop = asyncio.get_running_loop()
         name = engine or self.default_engine
         try:
             update = self._live.get(search) if search is not None else None
-            result = await loop.run_in_executor(
-                self._executor, _transcribe, name, pcm, search, update
-            )
+            job = (name, pcm, search, update, open_vocabulary)
+            result = await loop.run_in_executor(self._executor, _transcribe, *job)
         except BrokenProcessPool:
             log.error("a speech-to-text worker died; restarting the pool")
             old, self._executor = self._executor, self._start()

@@ -55,10 +55,12 @@ class SessionTarget:
             speech = await speak_text(
                 services.pipeline.speaker, text, voice if isinstance(voice, str) else None
             )
+        # Never inside a turn's reply still streaming: that reply goes out first
+        # (hurried), then the announcement's messages, then its audio through the
+        # session's reply sender.
+        await session.replies.finish_current()
         await session._send(Response(aid, data))
         await session._send(TextReply(aid, text, prompt=False))
-        # Through the session's reply sender: paced like any reply, and never
-        # interleaved with a turn's reply still streaming.
         await session.replies.speak(speech, None if session.buffer_form else False, rid=aid,
                                     pace=None if session.buffer_form else 0.0)
         log.info("connection %d: announced %r as %s", session.number, text, aid)
