@@ -1,4 +1,4 @@
-"""Rows 11a-11f: home commands heard locally and carried out by a real Home Assistant.
+"""Rows 8f-8k: home commands heard locally and carried out by a real Home Assistant.
 
 A real HA 2024.3.3 (``tests/real_ha.py``: template lights, a switch and a fan
 in three areas) runs as a process on 127.0.0.1; the reference gateway runs in
@@ -8,18 +8,18 @@ entities. A plain protocol client plays the device: espeak-ng speech (0.3 s
 of silence before it, none after), then ``audio_end`` at once, so the moment
 ``audio_end`` is sent is the end of speech.
 
-* 11a: the share of commands whose transcript is exactly the sentence spoken
-  (espeak-ng's en-us voice); 11b: the share HA carried out (the device
+* 8f: the share of commands whose transcript is exactly the sentence spoken
+  (espeak-ng's en-us voice); 8g: the share HA carried out (the device
   reached the asked state: a transcript that dropped an optional "the" still
-  works); 11c: both for espeak-ng's en-gb voice;
-* 11d: end of speech -> the device's state change in HA: HA's own
+  works); 8h: both for espeak-ng's en-gb voice;
+* 8i: end of speech -> the device's state change in HA: HA's own
   ``time_fired`` of the ``state_changed`` event (read over a WebSocket
   subscription) minus the wall-clock time ``audio_end`` was sent (one clock:
   the same machine);
-* 11f: the recogniser's CPU time per command (``time.process_time``, pocketsphinx in
+* 8k: the recogniser's CPU time per command (``time.process_time``, pocketsphinx in
   this process) with the grammar of a made-up 100-device home (20 areas x light, lamp,
   fan, switch, heater, each with an alias), against the skills' grammar alone;
-* 11e: the turn through HA: ``stt_transcript`` -> ``response`` at the client
+* 8j: the turn through HA: ``stt_transcript`` -> ``response`` at the client
   (the agent's ``conversation/process`` round trip plus the pipeline's own).
 
 Each command first puts its device in the other state (directly in HA), so
@@ -176,7 +176,7 @@ def _prepare(ha: Any, entity: str, state: str, level: int | None) -> None:
 
 
 def ha_rows(quick: bool) -> list[Row]:
-    """Rows 11a-11f (see the module docs)."""
+    """Rows 8f-8k (see the module docs)."""
     from gateway_support import silence
     from real_ha import RealHomeAssistant, gateway_settings, wait_until
     from speech import say
@@ -224,17 +224,17 @@ def ha_rows(quick: bool) -> list[Row]:
     carried = done["en-us"]
     big = big_home_row(quick)
     return [
-        Row("11a", "home commands recognised exactly (espeak-ng en-us, HA grammar)",
+        Row("8f", "home commands recognised exactly (espeak-ng en-us, HA grammar)",
             share(us), "-", ">= 90 %", sum(us) >= 0.9 * len(us)),
-        Row("11b", "the same commands carried out by HA (the device changed as asked)",
+        Row("8g", "the same commands carried out by HA (the device changed as asked)",
             share(carried), "-", ">= 90 %", sum(carried) >= 0.9 * len(carried)),
-        Row("11c", "espeak-ng en-gb voice: recognised exactly / carried out",
+        Row("8h", "espeak-ng en-gb voice: recognised exactly / carried out",
             f"{share(exact['en-gb'])} / {share(done['en-gb'])}", "-", "carried out >= 50 %",
             sum(done["en-gb"]) >= 0.5 * len(done["en-gb"])),
-        Row("11d", "end of speech -> device state changed in HA (HA's time_fired)",
+        Row("8i", "end of speech -> device state changed in HA (HA's time_fired)",
             _stats(changes), "-", "p95 <= 1500 ms", bool(changes)
             and percentile(changes, 95) <= 1500),
-        Row("11e", "turn through HA (stt_transcript -> response)",
+        Row("8j", "turn through HA (stt_transcript -> response)",
             _stats(through), "-", "p95 <= 300 ms", bool(through)
             and percentile(through, 95) <= 300),
         big,
@@ -249,7 +249,7 @@ BIG_KINDS = {"light": "light", "lamp": "light", "fan": "fan", "switch": "switch"
 
 
 def big_home_row(quick: bool) -> Row:
-    """11f: recogniser CPU per command with a 100-device home's grammar (in this process,
+    """8k: recogniser CPU per command with a 100-device home's grammar (in this process,
     ``time.process_time``), against the skills' grammar alone on the same audio."""
     import time as clock
 
@@ -283,7 +283,7 @@ def big_home_row(quick: bool) -> Row:
             cpu[search].append(1000 * (clock.process_time() - t0))
             right += search == "home" and heard.text == text
     home_ms, ref_ms = percentile(cpu["home"], 50), percentile(cpu["main"], 50)
-    return Row("11f", f"recogniser CPU per command, a 100-device home ({len(entities) * 2} "
+    return Row("8k", f"recogniser CPU per command, a 100-device home ({len(entities) * 2} "
                f"names, {len(patterns)} patterns; {right}/{len(said)} exact)",
                f"median {home_ms:.0f} ms",
                f"the same audio, the skills' grammar alone (then the general model): "
@@ -301,14 +301,14 @@ def _stats(values: list[float]) -> str:
 NOTES = """
 What the misses are (the lines the run prints): pocketsphinx's grammar often drops the
 optional "the" before "living room" ("set living room lamp to fifty percent"): not exact,
-but HA carries it out, which 11b counts. espeak-ng's en-gb "turn" is heard by the US
+but HA carries it out, which 8g counts. espeak-ng's en-gb "turn" is heard by the US
 acoustic model as "good"/"to" and the grammar then loses to the general model; with the
 Home Assistant phrases alone (no skills' phrases beside them) the same en-gb audio scores
 much better (26 of 31 against 19 of 31 in a direct engine run), so the combined grammar's
 search, not the names, is where en-gb speech is lost. Speech end -> state change is almost
 all pocketsphinx (the grammar decode, the stability decode and the phone loop of its
 confidence, in a worker process; the gateway logs "heard ... in N ms"), then HA's
-round trip (11e) and HA changing the template light.
+round trip (8j) and HA changing the template light.
 """
 
 
@@ -319,7 +319,7 @@ def write_section(rows: list[Row], path: Path, took: float) -> None:
 
     old = path.read_text() if path.exists() else ""
     kept = old[: old.find(MARK)] if MARK in old else old
-    body = [MARK, "", "## Home Assistant: home commands heard locally (rows 11a-11f)", "",
+    body = [MARK, "", "## Home Assistant: home commands heard locally (rows 8f-8k)", "",
             "`.venv/bin/python scripts/benchmarks/home_assistant.py` "
             f"({took:.0f} s; a shared 2-core machine, wall times):", "", "```",
             text_table(rows), "```", "", __doc__.split("\n\n", 1)[1].split("    .venv")[0],

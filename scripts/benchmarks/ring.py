@@ -1,4 +1,4 @@
-"""10a: a timer's due time -> the device's first ring sample.
+"""6f: a timer's due time -> the device's first ring sample.
 
 The reference gateway (default settings) and the real daemon, both in this
 process, on 127.0.0.1. The daemon's input is a silent WAV read in real time
@@ -67,7 +67,7 @@ def _set_timer(url: str, spoken: str) -> str:
 
 
 def ring_rows(quick: bool) -> list[Row]:
-    """Row 10a."""
+    """Row 6f."""
     from daemon_harness import Events, settings_for
 
     from agent.device.control import request
@@ -115,7 +115,7 @@ def ring_rows(quick: bool) -> list[Row]:
     ms = [x * 1000 for x in latencies]
     p95 = percentile(ms, 95)
     return [Row(
-        "10a",
+        "6f",
         "Timer due -> the device's first ring sample (gateway and daemon on 127.0.0.1, "
         f"{2 if quick else 5} s timers, default reply settings)",
         f"p50 {percentile(ms, 50):.0f} ms, p95 {p95:.0f} ms, max {max(ms):.0f} ms "

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 ROWS = (
     "1a",
@@ -40,6 +42,7 @@ ROWS = (
     "6c",
     "6d",
     "6e",
+    "6f",
     "7a",
     "7b",
     "7c",
@@ -50,16 +53,15 @@ ROWS = (
     "8c",
     "8d",
     "8e",
+    "8f",
+    "8g",
+    "8h",
+    "8i",
+    "8j",
+    "8k",
     "9a",
     "9b",
     "9c",
-    "10a",
-    "11a",
-    "11b",
-    "11c",
-    "11d",
-    "11e",
-    "11f",
 )
 
 
@@ -68,6 +70,9 @@ def cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
 
 
+# Every step of the benchmark once, briefly: about 3 minutes on an idle 2-core machine,
+# 5 under load (the speech recognisers, the real Home Assistant, the stand-ins).
+@pytest.mark.timeout(1200)
 def test_quick_bench_writes_a_table_with_every_row(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
     done = subprocess.run(
@@ -75,7 +80,7 @@ def test_quick_bench_writes_a_table_with_every_row(tmp_path: Path) -> None:
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=1100,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     text = out.read_text()
