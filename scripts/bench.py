@@ -36,7 +36,8 @@ STEPS = (
     "cpu", "listening", "gate", "scores", "soak", "replies", "cloud", "llm", "wyoming", "ring",
     "home_assistant",
 )
-ONLY_STEPS = ("openvocab",)  # run only when named in --only; each writes its own section
+# Run only when named in --only; each writes its own section of docs/benchmarks.md.
+ONLY_STEPS = ("openvocab", "slowboard")
 
 NOTES = """
 A turn through the gateway with the Diatheke dialog back end (against the test
@@ -212,6 +213,7 @@ def main() -> int:
     from benchmarks.openvocab import openvocab_rows
     from benchmarks.replies import reply_rows
     from benchmarks.ring import ring_rows
+    from benchmarks.slowboard import bench_step
     from benchmarks.soak import run_soak
     from benchmarks.wyoming import wyoming_rows
 
@@ -253,6 +255,7 @@ def main() -> int:
             "ring": lambda: ring_rows(args.quick),
             "home_assistant": lambda: ha_rows(args.quick),  # needs .venv-ha (setup.sh --test)
             "openvocab": lambda: openvocab_rows(args.quick, write=not args.quick),
+            "slowboard": lambda: bench_step(args.quick),  # root: a cgroup; its own section
         }
         for name in STEPS + ONLY_STEPS:
             if name not in args.only:
@@ -275,9 +278,10 @@ def main() -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         why = "".join(WHY[r.key] for r in rows if r.passed is False and r.key in WHY)
         notes = NOTES + ("\n## Targets not met\n" + why if why else "")
-        # scripts/bench_echo.py owns the echo section at the end: keep it.
+        # The listening, slow-board and echo sections (scripts/bench_echo.py) end the
+        # file, in that order, each written by its own step: keep them.
         old = out.read_text() if out.exists() else ""
-        marks = [old.find(m) for m in (LISTENING_MARK, ECHO_MARK) if m in old]
+        marks = [old.find(m) for m in (LISTENING_MARK, SLOW_MARK, ECHO_MARK) if m in old]
         kept = old[min(marks):] if marks else ""
         out.write_text(markdown(rows, command.strip(), took, notes) + ("\n" + kept if kept else ""))
         print(f"table written to {out}")
@@ -286,6 +290,7 @@ def main() -> int:
 
 ECHO_MARK = "<!-- echo cancellation: scripts/bench_echo.py -->"
 LISTENING_MARK = "<!-- listening overhead: scripts/benchmarks/listening.py -->"
+SLOW_MARK = "<!-- slow board: scripts/benchmarks/slowboard.py -->"
 
 
 def listening_step(url: str, workdir: Path, args: argparse.Namespace) -> list[Row]:

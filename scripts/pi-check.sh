@@ -39,6 +39,12 @@ IN_WORK=/tmp/pi-check
 GATEWAY_PORT=${VOICE_AGENT_PI_PORT:-}  # default: 18765 for bookworm, 18766 for trixie
 # Generous limits: everything inside runs under emulation.
 STEP_TIMEOUT=${VOICE_AGENT_PI_STEP_TIMEOUT:-1800}
+# The recordings the steps use (from AUDIO_DIR).
+RECORDINGS=(wake_alexa.wav wake_hey_mycroft.wav negative_office_talk_34s.wav
+    speech_do_you_have_a_pool.wav)
+TURN_HEARD="do you have a pool"  # what the turn's question must be heard as, exactly
+TURN_REPLY_MIN_BYTES=100000      # its spoken answer is ~141 kB of 16 kHz WAV (4.4 s)
+GATEWAY_START_S=${VOICE_AGENT_PI_GATEWAY_START_S:-600}  # emulated: its workers load slowly
 
 MIRROR=""
 REBUILD=0
@@ -299,6 +305,10 @@ step_copy() {
         cp -a "$dl/pip" "$ROOT/root/.cache/pip"
     fi
     figure "source $src_desc, $(find "$ROOT$IN_AUDIO" -name '*.wav' | wc -l) recordings"
+    local clip
+    for clip in "${RECORDINGS[@]}"; do
+        [[ -s $ROOT$IN_AUDIO/$clip ]] || { echo "missing recording: $AUDIO_DIR/$clip"; return 1; }
+    done
 }
 
 step_arch() {
@@ -363,7 +373,11 @@ print("grpcio", grpc.__version__, "protobuf", google.protobuf.__version__,
 detect_clip() {
     local clip=$1 expect=$2 out="$WORK/detect-$1.out" n scores
     shift 2
-    in_root /opt/voice-agent/bin/voice-agent detect "$@" "$IN_AUDIO/$clip" >"$out"
+    in_root /opt/voice-agent/bin/voice-agent detect "$@" "$IN_AUDIO/$clip" >"$out" || {
+        cat "$out"
+        figure "$clip: voice-agent detect failed"
+        return 1
+    }
     cat "$out"
     n=$(sed -nE 's/^([0-9]+) detections? in .*/\1/p' "$out")
     [[ -n $n ]] || return 1
@@ -385,14 +399,26 @@ step_detect_negative() { detect_clip negative_office_talk_34s.wav none; }
 # 2.35, bookworm has 2.36): both wake clips detected, nothing in the talk clip.
 step_detect_micro() {
     local got=()
-    detect_clip wake_alexa.wav some --engine micro --model alexa || return 1
+    # Called plainly (no `|| return`): errexit stays on inside detect_clip.
+    detect_clip wake_alexa.wav some --engine micro --model alexa
     got+=("$(cat "$WORK/figure")")
-    detect_clip wake_hey_mycroft.wav some --engine micro --model hey_mycroft || return 1
+    detect_clip wake_hey_mycroft.wav some --engine micro --model hey_mycroft
     got+=("$(cat "$WORK/figure")")
     detect_clip negative_office_talk_34s.wav none --engine micro \
-        --model alexa --model hey_jarvis --model hey_mycroft --model okay_nabu || return 1
+        --model alexa --model hey_jarvis --model hey_mycroft --model okay_nabu
     got+=("$(cat "$WORK/figure")")
     figure "micro: ${got[0]}; ${got[1]}; ${got[2]}"
+}
+
+# The turn's gateway: GATEWAY_PID is the background shell running in_root,
+# whose child `timeout` passes a SIGTERM on to the gateway itself (killing
+# the shell alone left the gateway running, and holding its port).
+stop_gateway() {
+    [[ -n ${GATEWAY_PID:-} ]] || return 0
+    pkill -TERM -P "$GATEWAY_PID" 2>/dev/null || true
+    kill "$GATEWAY_PID" 2>/dev/null || true
+    wait "$GATEWAY_PID" 2>/dev/null || true
+    GATEWAY_PID=""
 }
 
 step_turn() {
@@ -425,24 +451,52 @@ EOF
     in_root /opt/voice-agent/bin/voice-agent gateway --host 127.0.0.1 --port "$GATEWAY_PORT" \
         >"$WORK/gateway.out" 2>&1 &
     GATEWAY_PID=$!
-    for _ in $(seq 1 240); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null; then break; fi
-        kill -0 "$GATEWAY_PID" 2>/dev/null || { cat "$WORK/gateway.out"; return 1; }
+    local waited=0 rc=0
+    # The gateway listens once its speech-to-text workers have loaded.
+    until (exec 3<>"/dev/tcp/127.0.0.1/$GATEWAY_PORT") 2>/dev/null; do
+        if ! kill -0 "$GATEWAY_PID" 2>/dev/null || ((waited >= GATEWAY_START_S * 2)); then
+            cat "$WORK/gateway.out"
+            figure "the gateway did not listen within $((waited / 2)) s"
+            stop_gateway
+            return 1
+        fi
         sleep 0.5
+        waited=$((waited + 1))
     done
-    in_root /opt/voice-agent/bin/voice-agent run --config "$w/turn.yaml" >"$out" || {
-        cat "$out" "$WORK/gateway.out"
+    in_root /opt/voice-agent/bin/voice-agent run --config "$w/turn.yaml" >"$out" || rc=$?
+    stop_gateway
+    echo "--- the gateway's log"
+    cat "$WORK/gateway.out"
+    echo "--- the daemon's events"
+    if ((rc != 0)); then
+        cat "$out"
+        figure "voice-agent run failed (exit $rc)"
         return 1
-    }
-    kill "$GATEWAY_PID" 2>/dev/null || true
-    wait "$GATEWAY_PID" 2>/dev/null || true
-    GATEWAY_PID=""
+    fi
     cat "$out"
+    turn_verdict "$out" "$ROOT$w/reply.wav"
+}
+
+# Judge one turn from the daemon's JSON events (OUT) and the reply it wrote
+# (REPLY): the wake word fired, exactly one transcript and it is
+# TURN_HEARD, a response, no error, and more than TURN_REPLY_MIN_BYTES of
+# reply audio. The figure says what happened either way.
+turn_verdict() {
+    local out=$1 reply=$2 heard bytes=0 errors latency
+    heard=$(sed -nE 's/.*"event": *"transcript".*"text": *"([^"]*)".*/\1/p' "$out")
+    if [[ -f $reply ]]; then bytes=$(stat -c %s "$reply"); fi
+    errors=$(sed -nE 's/.*"event": *"error".*"message": *"([^"]*)".*/\1/p' "$out" | paste -sd';' -)
+    # The device's own clock, both in one process: audio_end to the first reply sample played.
+    latency=$(awk '/"event": *"(audio_end|playback_start)"/ {
+            match($0, /"ts": *[0-9.]+/); t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t)
+            if ($0 ~ /audio_end/ && !e) e = t; else if ($0 ~ /playback_start/ && e && !p) p = t
+        } END { if (e && p) printf "%.1f s", p - e; else printf "none" }' "$out")
+    figure "transcript: ${heard//$'\n'/ | }; reply $bytes bytes; end of speech to reply audio: $latency${errors:+; errors: $errors}"
     grep -q '"event": *"wake"' "$out"
-    grep -q '"event": *"transcript"' "$out"
+    [[ $heard == "$TURN_HEARD" ]]
     grep -q '"event": *"response"' "$out"
-    [[ -s $ROOT$w/reply.wav ]]
-    figure "transcript: $(grep '"event": *"transcript"' "$out" | head -n1 | sed -E 's/.*"text": *"([^"]*)".*/\1/'); reply $(stat -c %s "$ROOT$w/reply.wav") bytes"
+    [[ -z $errors ]]
+    ((bytes > TURN_REPLY_MIN_BYTES))
 }
 
 # Each cloud engine (assemblyai, aiola) through the installed gateway code
@@ -457,7 +511,10 @@ step_engines() {
     cat "$out"
     in_root /opt/voice-agent/bin/voice-agent gateway --config /etc/voice-agent/gateway.yaml \
         --check >>"$out"
-    figure "$(grep -c ' OK ' "$out") of 2 engines answered; gateway --check on the installed settings passed"
+    local answered
+    answered=$(grep -c ' OK ' "$out" || true)
+    figure "$answered of 2 engines answered; gateway --check on the installed settings passed"
+    ((answered == 2))
 }
 
 step_unit() {
@@ -503,7 +560,7 @@ describe() {
         detect_mycroft) echo "voice-agent detect on wake_hey_mycroft.wav: expect a hey_mycroft detection" ;;
         detect_negative) echo "voice-agent detect on the 34 s talk clip: expect no detection" ;;
         detect_micro) echo "voice-agent detect --engine micro (microWakeWord): alexa and hey_mycroft clips detected, none in the talk clip" ;;
-        turn) echo "one turn: wake word + question from a file (realtime: false) against voice-agent gateway inside" ;;
+        turn) echo "one turn: wake word + question from a file (realtime: false) against voice-agent gateway inside: heard exactly '$TURN_HEARD', a reply over $TURN_REPLY_MIN_BYTES bytes, no error" ;;
         engines) echo "scripts/engine-check.py inside: assemblyai and aiola each answer a transaction against the stand-ins" ;;
         unit) echo "systemd-analyze verify on the installed units (device and gateway)" ;;
         reinstall) echo "scripts/install.sh again (an update): config kept, nothing broken" ;;
@@ -512,15 +569,38 @@ describe() {
 
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
+# What a step reads of the run's state (set by main before the steps run).
+STATE=(SUITE SUITE_PYTHON RECORDINGS TURN_HEARD TURN_REPLY_MIN_BYTES GATEWAY_START_S
+    ARCH QEMU_CPU_MODEL HERE CACHE_DIR WORK_PARENT AUDIO_DIR IN_SRC
+    IN_AUDIO IN_WORK GATEWAY_PORT STEP_TIMEOUT MIRROR REBUILD PREPARE_ONLY KEEP ROOT WORK LOG)
+
+# Inside a step's own process: errexit on, so every command of the step
+# that fails fails it, and the check that failed is named in the log.
+step_main() {
+    STEP_NAME=$1
+    set -eEuo pipefail
+    trap 'echo "pi-check: step $STEP_NAME: check failed: $BASH_COMMAND" >&2' ERR
+    "step_$STEP_NAME"
+}
+
+# Run step NAME in a bash process of its own, with this script's state and
+# functions. Not a subshell: bash ignores errexit in everything run under an
+# `if`, `!`, `&&` or `||`, subshells and `set -e` inside them included, so
+# main's `if ! run_step` made every check but a step's last command count for
+# nothing (a turn that heard nothing passed). A new process starts outside
+# any such context, whoever calls run_step and however.
+step_process() {
+    bash -c "$(declare -p "${STATE[@]}")
+$(declare -f)
+step_main \"\$1\"" pi-check-step "$1"
+}
+
 run_step() {
-    local name=$1 t0 t1 rc result fig
+    local name=$1 t0 t1 rc=0 result fig
     : >"$WORK/figure"
     printf '\n===== %s: %s\n' "$name" "$(describe "$name")" >>"$LOG"
     t0=$EPOCHREALTIME
-    set +e
-    (set -eo pipefail; "step_$name") >>"$LOG" 2>&1
-    rc=$?
-    set -e
+    step_process "$name" >>"$LOG" 2>&1 || rc=$?
     t1=$EPOCHREALTIME
     fig=$(cat "$WORK/figure")
     if ((rc == 0)); then result=PASS; else result=FAIL; FAILED=$((FAILED + 1)); fi

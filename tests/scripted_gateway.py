@@ -37,6 +37,7 @@ class Reply:
     endpoint_after_s: float | None = None  # send stt_transcript once this much audio arrived
     card: dict[str, Any] | None = None
     card_after_audio: dict[str, Any] | None = None  # a second response, once the audio is sent
+    speech_after_s: float = 0.0  # a slow text to speech: the audio starts this long after text
     # Sent as soon as audio_start arrives (the device is mid-turn): (transaction id) -> messages
     on_start: Callable[[str], list[p.Message]] | None = None
 
@@ -179,6 +180,8 @@ class ScriptedGateway:
             prompt = reply.prompt if reply.prompt_on_text else None
             ws.send(p.encode(p.TextReply(turn.id, reply.text, prompt=prompt)))
         if reply.audio is not None:
+            if reply.speech_after_s:
+                threading.Event().wait(reply.speech_after_s)  # the stand-in's slow speech
             rid = p.new_id()
             ws.send(p.encode(p.ReplyAudioStart(rid)))
             pcm = reply.audio.astype("<i2").tobytes()

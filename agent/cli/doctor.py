@@ -10,7 +10,9 @@ what to do about it):
 3. the speaker: the built-in done sound through ``audio.output``; with
    ``--echo``, a chirp and noise played while the microphone listens: the echo
    delay and level, and whether echo cancellation converges;
-4. each wake model and its threshold, then the whole detector;
+4. each wake model and its threshold, then the whole detector; then whether this
+   board is fast enough: the live audio's CPU (wake word engine and VAD), and what
+   the gateway service on this board said about its own speed;
 5. the gateway: DNS, TCP, TLS, credentials, WebSocket handshake, ping/pong;
 6. GPIO: the configured button and LED (a FAIL only when pins are configured);
 7. the service user ``voice-agent`` and its groups, and whether the user
@@ -171,8 +173,13 @@ def run(args: argparse.Namespace) -> int:
     report.show(audio.check_speaker(settings.audio.output))
     if args.echo:
         report.show(_check_echo(settings))
-    for check in system.check_wake_models(settings.wake):
+    wake_checks = system.check_wake_models(settings.wake)
+    for check in wake_checks:
         report.show(check)
+    if all(c.ok for c in wake_checks):
+        from agent.doctor.speed import check_speed
+
+        report.show(check_speed(settings.wake, settings.gateway.url))
     for check in check_gateway(settings.gateway):
         report.show(check)
     gpio = settings.gpio

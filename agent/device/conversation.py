@@ -116,6 +116,11 @@ class Conversation(Replies):
         self.audio_pos = frame.position + len(frame.samples)
         if self.state in (State.LISTENING, State.STREAMING, State.FOLLOWUP):
             self._listen(frame)
+        if self.state in (State.LISTENING, State.STREAMING):
+            # The stall guard counts from the newest frame: a board that handles audio
+            # slower than real time is not a stalled microphone (the utterance's own
+            # length is counted in samples, in _listen).
+            self.deadline = self.p.clock() + self._stall_s()
         wakeable = (State.IDLE, State.WAITING, State.SPEAKING, State.FOLLOWUP)
         if frame.wake and not self.muted and self.state in wakeable:
             hit = max(frame.wake, key=lambda h: h.score)
@@ -226,7 +231,11 @@ class Conversation(Replies):
             )
         self._set_state(State.STREAMING if speech_started else State.LISTENING)
         self.streamer.pump(self.audio_pos)
-        self.deadline = self.p.clock() + self.settings.listen.max_utterance_s + 5.0
+        self.deadline = self.p.clock() + self._stall_s()
+
+    def _stall_s(self) -> float:
+        """Wall-clock seconds with no new frame after which the input counts as stalled."""
+        return self.settings.listen.max_utterance_s + 5.0
 
     def _on_press(self) -> None:
         if self.muted:

@@ -36,6 +36,7 @@ from agent.device.conversation import Conversation
 from agent.device.operate import Operations
 from agent.device.parts import Parts
 from agent.device.ports import Ports
+from agent.device.slowness import CaptureWatch
 from agent.link.protocol import GatewayMessage, Unknown
 
 log = logging.getLogger(__name__)
@@ -242,6 +243,7 @@ class Daemon:
     def _capture_loop(self) -> None:
         source, detector, put = self.parts.source, self.parts.detector, self.queue.put
         front = self.front.processor
+        watch = CaptureWatch(source, paced=self._paced_input())
         while not self._capture_stop.is_set():
             self._accepting.wait()
             try:
@@ -261,8 +263,14 @@ class Daemon:
             )
             if hits:
                 timings.mark("wake_detected", position=hits[0].position)
+            watch.frame(len(frame.samples))
             self._in_flight.acquire()
             put(ev.AudioFrame(frame.samples, frame.position, hits))
+
+    def _paced_input(self) -> bool:
+        """A source paced by a clock (a microphone, a real-time file or command)."""
+        i = self.settings.audio.input
+        return not i.file or i.realtime
 
     # ------------------------------------------------------------ signals
     def _install_signals(self) -> None:

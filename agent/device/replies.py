@@ -18,7 +18,11 @@ from agent.link import protocol
 
 log = logging.getLogger(__name__)
 
-TEXT_AUDIO_GRACE_S = 1.5  # after a text reply, how long to wait for its audio
+TEXT_AUDIO_GRACE_S = 1.5
+"""After a text reply, how long to wait for its audio from a gateway that has been seen
+to send text with no audio. Any other gateway gets ``listen.response_timeout_s``: its
+speech may take seconds to make on a slow board (a fixed 1.5 s of wall time dropped
+whole replies there)."""
 
 
 class Replies(TurnBase):
@@ -100,12 +104,15 @@ class Replies(TurnBase):
             turn.texts.append(msg.text)
             self._show(f"assistant: {msg.text}")
         if turn.reply_id is None and not self._in_turn_audio():
-            self.deadline = self.p.clock() + TEXT_AUDIO_GRACE_S
+            speaks = self.gateway_speaks is not False
+            wait = self.settings.listen.response_timeout_s if speaks else TEXT_AUDIO_GRACE_S
+            self.deadline = self.p.clock() + wait
 
     def _on_audio_start(self, msg: protocol.ReplyAudioStart, turn: Turn) -> None:
         if self._in_turn_audio():
             self._end_utterance("gateway")
         turn.reply_id = msg.id  # the last reply wins
+        self.gateway_speaks = True
         turn.fed_bytes = 0
         self.p.speaker.start(msg.id)
         self.p.set_speaking(True)
@@ -131,6 +138,8 @@ class Replies(TurnBase):
         self._reply_activity()
 
     def _speak_text_or_finish(self, turn: Turn) -> None:
+        if self.gateway_speaks is None:
+            self.gateway_speaks = False  # text with no audio: this gateway does not speak
         if self.settings.output.speak_text:
             wav = self.p.say(" ".join(turn.texts))
             if wav:

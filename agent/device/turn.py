@@ -70,6 +70,8 @@ class TurnBase:
         """The wake word of the turn a follow-up follows (``audio_start``'s ``wake_word``)."""
         self.deadline: float | None = None
         self.muted = False  # the microphone, by the control socket: no wake word, no turns
+        self.gateway_speaks: bool | None = None
+        """Whether this connection's gateway sends reply audio (None: not seen yet)."""
         self.streamer = Streamer(
             ports.ring,
             ports.link.send,
@@ -139,6 +141,7 @@ class TurnBase:
 
     # ------------------------------------------------------------ faults
     def _on_disconnected(self, reason: str) -> None:
+        self.gateway_speaks = None  # the next connection may reach another gateway
         if self.state is not State.IDLE:
             self.streamer.abandon()
             self._fault("gateway", lost(reason), reason=None)

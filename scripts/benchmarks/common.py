@@ -175,7 +175,10 @@ class DaemonProcess:
         name: str,
         config: dict[str, Any],
         on_event: Callable[[DaemonProcess, dict[str, Any]], None] | None = None,
+        prefix: tuple[str, ...] = (),
     ) -> None:
+        self.prefix = prefix
+        """Runs the daemon under this command (a CPU quota's cgroup, for the slow board)."""
         self.workdir = workdir
         self.config_path = workdir / f"{name}.yaml"
         self.config_path.write_text(json.dumps(config, indent=1))  # JSON is YAML
@@ -202,7 +205,7 @@ class DaemonProcess:
         env = dict(os.environ, VOICE_AGENT_TIMINGS=str(self.timings_path))
         with open(self.stderr_path, "w") as err:
             self._proc = subprocess.Popen(
-                [*voice_agent_command(), "run", "--config", str(self.config_path)],
+                [*self.prefix, *voice_agent_command(), "run", "--config", str(self.config_path)],
                 cwd=REPO,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -285,9 +285,9 @@ def _assert_no_secret(result: Result) -> None:
         assert secret not in result.stdout and secret not in result.stderr
 
 
-# These two depend on the machine the tests run on (is the service installed, is
-# there a /dev/snd), not on the configuration; every other check must be OK.
-MACHINE_CHECKS = ("user voice-agent", "sound devices")
+# These depend on the machine the tests run on (is the service installed, is
+# there a /dev/snd, how fast is it), not on the configuration; every other check must be OK.
+MACHINE_CHECKS = ("user voice-agent", "sound devices", "speed")
 
 
 def _assert_exit_code(r: Result) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from agent.gateway.stt.engine import SttEngine, SttError, Transcript
 from agent.gateway.stt.factory import BATCH_ENGINES, create_engine
+from agent.gateway.stt.speed import SpeedWatch
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class SttPool:
         self.default_engine = default_engine
         self.workers = workers
         self._args = (default_engine, dict(searches), dict(pronunciations or {}))
+        self.speed = SpeedWatch(workers)
         self._live: dict[str, tuple[int, str]] = {}  # search -> (version, JSGF) since start
         self._version = 0
         self._executor = self._start()
@@ -127,13 +129,24 @@ class SttPool:
         return self.default_engine
 
     def warm_up(self, timeout: float = 120.0) -> None:
-        """Start every worker and load its engine now (raises SttError if that fails)."""
-        futures = [self._executor.submit(_ready, 0.2) for _ in range(self.workers)]
+        """Start every worker and load its engine now (raises SttError if that fails).
+
+        Returns once each worker has answered, so a gateway that listens after
+        this has every model loaded. One worker that loaded first may take
+        every call of a round while another is still loading (on a slow board
+        that takes longer than the calls' hold), so rounds go on until each
+        worker's pid has been seen.
+        """
+        deadline = time.monotonic() + timeout
+        seen: set[int] = set()
         try:
-            for f in futures:
-                f.result(timeout=timeout)
+            while len(seen) < self.workers:
+                futures = [self._executor.submit(_ready, 0.2) for _ in range(self.workers)]
+                for f in futures:
+                    seen.add(f.result(timeout=max(0.0, deadline - time.monotonic())))
         except (BrokenProcessPool, concurrent.futures.TimeoutError) as exc:
             raise SttError(f"speech-to-text workers failed to start: {exc!r}") from None
+        log.debug("speech to text: %d worker(s) loaded", len(seen))
 
     async def transcribe(
         self,
@@ -150,7 +163,7 @@ class SttPool:
         try:
             update = self._live.get(search) if search is not None else None
             job = (name, pcm, search, update, open_vocabulary)
-            return await loop.run_in_executor(self._executor, _transcribe, *job)
+            result = await loop.run_in_executor(self._executor, _transcribe, *job)
         except BrokenProcessPool:
             log.error("a speech-to-text worker died; restarting the pool")
             old, self._executor = self._executor, self._start()
@@ -159,6 +172,8 @@ class SttPool:
         except Exception as exc:  # an engine bug must not take the connection down
             log.exception("speech to text failed")
             raise SttError(f"speech to text failed: {exc}") from None
+        self.speed.observe(result)
+        return result
 
     def close(self) -> None:
         """Stop the workers (waits for running recognitions)."""
