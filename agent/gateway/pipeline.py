@@ -45,7 +45,8 @@ from agent.gateway.dialog.registry import REMOTE_NAMES
 from agent.gateway.dialog.skills import MAIN_SEARCH, Dialog, Skills
 from agent.gateway.dialog.skills_agent import SkillsSession, reply_parts
 from agent.gateway.dialog_settings import DialogSettings
-from agent.gateway.reply import ReplySender
+from agent.gateway.reply import RATE, ReplySender
+from agent.gateway.stt.stream import StreamContext
 from agent.gateway.tts.engine import Speaker, TtsError
 from agent.link.protocol import GatewayError, GatewayMessage, Response, TextReply
 
@@ -125,6 +126,32 @@ class Conversation:
     def open_vocabulary(self, wake_word: str | None) -> bool:
         """True when an agent of the chain takes free text."""
         return any(agent.free_text for agent in self.pipeline.chain(wake_word))
+
+    def stream_context(
+        self,
+        label: str,
+        wake_word: str | None,
+        *,
+        endpointing: bool,
+        no_speech_s: object,
+        silence_ms: int,
+    ) -> StreamContext:
+        """What the speech to text of an utterance opened by ``wake_word`` is told.
+
+        ``no_speech_s``: seconds with no speech before the utterance ends (the
+        client's ``inactivity_timeout`` or ``stt.no_speech_s``); -1, None or
+        nonsense: wait for the client or the cap.
+        """
+        seconds = _seconds(no_speech_s)
+        return StreamContext(
+            label=label,
+            search=self.search(wake_word),
+            phrases=self.phrases(wake_word),
+            open_vocabulary=self.open_vocabulary(wake_word),
+            endpointing=endpointing,
+            no_speech_samples=max(1, int(seconds * RATE)) if seconds >= 0 else None,
+            silence_ms=silence_ms,
+        )
 
     async def close(self) -> None:
         """The connection is gone: every agent's session ends."""
@@ -294,6 +321,13 @@ class _Reply:
         """Before the first audio: a reply whose text is complete sends its text first."""
         if self.done.is_set():
             await self.header.wait()
+
+
+def _seconds(value: object) -> float:
+    """A number of seconds as given, or -1 for anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return -1.0
+    return float(value)
 
 
 async def _parts(parts: list[ReplyPart]) -> AsyncIterator[ReplyPart]:

@@ -36,7 +36,7 @@ from agent.gateway.reply import LEGACY_LEAD_S, ReplySender
 from agent.gateway.settings import GatewaySettings
 from agent.gateway.stt.engine import Transcript
 from agent.gateway.stt.engines import SpeechEngines
-from agent.gateway.stt.stream import Final, StreamContext
+from agent.gateway.stt.stream import Final
 from agent.gateway.transaction import Transaction, TransactionListener
 from agent.link.protocol import (
     AudioData,
@@ -177,23 +177,17 @@ class Session:
         # When an agent hears the audio itself (Diatheke), the local engine only
         # finds the end of the utterance: no cloud session.
         tx.engine = "pocketsphinx" if tx.utterance else engines.engine_for(stt.get("engine"))
-        context = StreamContext(
-            label=f"connection {self.number} {msg.id}",
-            search=talk.search(tx.wake_word),
-            phrases=talk.phrases(tx.wake_word),
-            open_vocabulary=talk.open_vocabulary(tx.wake_word),
+        settings = self.services.settings
+        no_speech = stt.get("inactivity_timeout", settings.stt.no_speech_s)
+        context = talk.stream_context(
+            f"connection {self.number} {msg.id}",
+            tx.wake_word,
             endpointing=self.endpointing,
-            no_speech_samples=self._no_speech_samples(stt) if self.endpointing else None,
-            silence_ms=self.services.settings.endpointing.silence_ms,
+            no_speech_s=no_speech if self.endpointing else None,
+            silence_ms=settings.endpointing.silence_ms,
         )
         listener = TransactionListener(tx, self._stt_final, self._stt_failed)
         tx.stream = engines.open(tx.engine, listener, context)
-
-    def _no_speech_samples(self, stt: dict[str, Any]) -> int | None:
-        seconds: Any = stt.get("inactivity_timeout", self.services.settings.stt.no_speech_s)
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            return None  # -1 (or nonsense): wait for the client or the cap
-        return max(1, int(seconds * RATE))
 
     async def _audio_data(self, msg: AudioData) -> None:
         tx = self._tx
