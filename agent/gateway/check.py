@@ -48,6 +48,13 @@ def in_chain(agent: str) -> Callable[[GatewaySettings], str | None]:
     return unused
 
 
+def check_llm(settings: GatewaySettings, source: str, steps: Steps) -> None:
+    """The language model's server, its key and the model (``openai`` imported only here)."""
+    from agent.gateway.dialog.llm import check
+
+    check.check_llm(settings, source, steps)
+
+
 def check_home_assistant(settings: GatewaySettings, source: str, steps: Steps) -> None:
     """HA reachable, the token, its version, the agent, the home, the grammar's size."""
     from agent.gateway.dialog.home_assistant import check
@@ -82,7 +89,7 @@ SERVICES: list[Service] = [
     Service("tts.wyoming", tts_unused, check_tts_wyoming),  # describe: programs, voices
     Service("dialog.skills", in_chain("skills"), check_skills),
     Service("dialog.diatheke", in_chain("diatheke"), check_diatheke),
-    Service("dialog.llm", in_chain("llm"), None),
+    Service("dialog.llm", in_chain("llm"), check_llm),
     Service("dialog.home_assistant", in_chain("home_assistant"), check_home_assistant),
 ]
 
